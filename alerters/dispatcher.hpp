@@ -1,0 +1,64 @@
+#pragma once
+/// The alert dispatcher: takes alert intents that are already in the outbox
+/// (persisted in the same atomic batch as the reservation change that caused
+/// them), delivers each through its channel on a small blocking pool, and on
+/// success deletes it from the outbox and appends to the alert log. Failures are
+/// retried with bounded exponential backoff and jitter until `expire`; restart
+/// resumes every pending intent (resume_atom).
+///
+/// Messages (dynamically typed actor):
+///   (dispatch_atom, std::vector<alert_intent>)  -> void   new intents, already durable
+///   (resume_atom)                               -> void   load all pending intents from the store
+///   (stats_atom)                                -> dispatcher_stats
+
+#include "alerters/channel.hpp"
+#include "storage/group_commit.hpp"
+#include "storage/store.hpp"
+
+#include <caf/all.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <vector>
+
+namespace gotel {
+
+struct dispatcher_stats {
+  std::uint64_t delivered = 0;
+  std::uint64_t failed_attempts = 0;
+  std::uint64_t expired = 0;
+  std::uint64_t pending = 0;  ///< intents in the outbox right now
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, dispatcher_stats& x) {
+  return f(caf::meta::type_name("dispatcher_stats"), x.delivered, x.failed_attempts,
+           x.expired, x.pending);
+}
+
+struct dispatcher_options {
+  std::chrono::milliseconds retry_initial{1000};
+  std::chrono::milliseconds retry_max{300000};
+  std::chrono::milliseconds expire{24 * 3600 * 1000};
+  std::size_t pool_threads = 4;  ///< concurrent deliveries
+  /// Deliver on the dispatcher's own thread instead of the pool: deterministic
+  /// actor tests on virtual time. Never in production (channels block).
+  bool inline_delivery = false;
+};
+
+struct dispatcher_env {
+  storage::store* db = nullptr;
+  storage::group_committer* committer = nullptr;
+  std::vector<std::shared_ptr<alert_channel>> channels;
+  std::function<unix_ms()> wall_now;          ///< injected wall clock
+  std::atomic<std::uint64_t>* log_seq = nullptr;  ///< alert log sequence, shared
+  dispatcher_options opts;
+};
+
+/// Spawns the dispatcher. It owns its pool and stops it when it terminates.
+caf::actor spawn_dispatcher(caf::actor_system& sys, dispatcher_env env);
+
+}  // namespace gotel

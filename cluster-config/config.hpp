@@ -1,0 +1,90 @@
+#pragma once
+/// The configuration model. Every setting has one name (`section.key`), one
+/// default with its reason (defaults.hpp), and four sources, later ones winning:
+/// defaults < TOML file < GOTEL_* environment < command-line flags.
+/// Unknown keys in any source are an error, never silence.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace gotel {
+
+struct server_config {
+  std::string listen;             ///< host:port of the HTTP API; port 0 = ephemeral
+  std::string data_dir;           ///< RocksDB directory
+  std::string advertise_address;  ///< shown as {srv} in alerts; empty = listen host
+  std::string node_id;            ///< this node's name in the cluster and in logs
+  std::int64_t io_threads = 0;
+  std::int64_t scheduler_threads = 0;
+  std::int64_t max_body_bytes = 0;
+  std::int64_t max_field_bytes = 0;
+  std::int64_t max_notes_bytes = 0;
+  std::int64_t request_timeout_ms = 0;
+  std::int64_t history_per_reservation = 0;
+  bool sync_writes = true;
+  std::string port_file;          ///< if set, the bound HTTP port is written here
+};
+
+struct alerts_config {
+  double hours_between_alerts = 0;
+  std::int64_t initial_bake_seconds = 0;
+  std::int64_t grace_seconds = 0;
+  bool log_alerter = true;
+  std::string webhook_url;
+  std::int64_t webhook_timeout_ms = 0;
+  std::int64_t retry_initial_ms = 0;
+  std::int64_t retry_max_ms = 0;
+  double expire_hours = 0;
+};
+
+struct log_config {
+  std::string level;  ///< trace, debug, info, warn, error
+};
+
+struct config {
+  server_config server;
+  alerts_config alerts;
+  log_config log;
+};
+
+/// The embedded defaults (defaults.hpp), with nothing read from anywhere.
+config default_config();
+
+/// Where settings come from; `env` is the process environment as name -> value.
+struct config_sources {
+  std::optional<std::string> file;                 ///< TOML path (flag or GOTEL_CONFIG)
+  std::map<std::string, std::string> env;          ///< only GOTEL_* entries matter
+  std::vector<std::pair<std::string, std::string>> overrides;  ///< section.key=value, from flags
+};
+
+/// The result of loading: a config, or a message naming the offending source and key.
+struct config_result {
+  std::optional<config> value;
+  std::string error;
+};
+
+/// Builds the effective config. Pure apart from reading `sources.file`.
+config_result load_config(const config_sources& sources);
+
+/// Applies one `section.key = value` to `cfg`; returns an error message or "".
+std::string apply_setting(config& cfg, const std::string& name, const std::string& value);
+
+/// The effective configuration as TOML, every key present, secrets masked.
+std::string to_toml(const config& cfg);
+
+/// The names of every setting (`section.key`), for docs and tests.
+std::vector<std::string> setting_names();
+
+/// The environment variable that sets `name` (server.listen -> GOTEL_SERVER_LISTEN).
+std::string env_name(const std::string& name);
+
+/// Checks cross-field rules (ranges, listen syntax); "" when valid.
+std::string validate(const config& cfg);
+
+/// Splits "host:port"; nullopt when malformed.
+std::optional<std::pair<std::string, std::uint16_t>> split_host_port(const std::string& text);
+
+}  // namespace gotel

@@ -1,0 +1,50 @@
+#pragma once
+/// Every default in one place, each with the reason it is what it is.
+
+#include <cstdint>
+
+namespace gotel::defaults {
+
+/// Loopback: a fresh install is not reachable from the network until asked to be.
+inline constexpr const char* listen = "127.0.0.1:8080";
+/// A local folder beside the working directory, so a first start needs no setup.
+inline constexpr const char* data_dir = "./gotel-data";
+/// The node's name in logs, alerts and (later) the cluster.
+inline constexpr const char* node_id = "gotel-1";
+/// 0 = one I/O thread per core; HTTP parsing is cheap and runs beside the actors.
+inline constexpr std::int64_t io_threads = 0;
+/// 0 = one actor scheduler thread per core.
+inline constexpr std::int64_t scheduler_threads = 0;
+/// GoTel bodies are a few hundred bytes; 64 KiB leaves room for long notes.
+inline constexpr std::int64_t max_body_bytes = 64 * 1024;
+/// app, component, owner, time_units: names, not documents.
+inline constexpr std::int64_t max_field_bytes = 256;
+/// notify and alert_msg lists and templates; checkin notes.
+inline constexpr std::int64_t max_notes_bytes = 4096;
+/// How long an HTTP handler waits for an actor before answering 503.
+inline constexpr std::int64_t request_timeout_ms = 5000;
+/// Checkins kept per reservation: enough to see a pattern, bounded for millions.
+inline constexpr std::int64_t history_per_reservation = 50;
+/// A 2xx means the write is in the synced WAL (ARCHITECTURE.md property 1).
+inline constexpr bool sync_writes = true;
+
+/// GoTel's default config re-alerted every 6 hours while a job stays late.
+inline constexpr double hours_between_alerts = 6.0;
+/// The original waited 24 h before a new reservation could alert; we alert after
+/// one period. Operators who want the old bake set this.
+inline constexpr std::int64_t initial_bake_seconds = 0;
+/// Extra slack after each deadline; GoTel had none (strictly later than the period).
+inline constexpr std::int64_t grace_seconds = 0;
+/// Alerts always reach the log, so a node with no channel configured is not silent.
+inline constexpr bool log_alerter = true;
+/// A receiver that takes longer than this is treated as failed and retried.
+inline constexpr std::int64_t webhook_timeout_ms = 5000;
+/// First retry after 1 s, doubling (with jitter) up to 5 minutes.
+inline constexpr std::int64_t retry_initial_ms = 1000;
+inline constexpr std::int64_t retry_max_ms = 5 * 60 * 1000;
+/// After a day of failures an intent is expired: logged, counted, and dropped.
+inline constexpr double expire_hours = 24.0;
+
+inline constexpr const char* log_level = "info";
+
+}  // namespace gotel::defaults

@@ -1,0 +1,103 @@
+#pragma once
+/// The domain model that every layer shares: what a reservation, a checkin and an
+/// alert intent are. Plain values; encoding lives in codec.hpp, layout in FORMAT.md.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace gotel {
+
+/// Milliseconds since the Unix epoch (wall time). Only for display, storage and
+/// cron; deadlines are armed on a steady clock.
+using unix_ms = std::int64_t;
+
+/// Identity of a reservation: (app, component) lower-cased (ASCII) with trailing
+/// spaces removed, joined by a NUL byte. `A1/C1` and `"a1 "/c1` share a key.
+std::string reservation_key(std::string_view app, std::string_view component);
+
+/// Lower-cases ASCII letters and strips trailing spaces; the identity of one half.
+std::string normalize_name(std::string_view name);
+
+/// Time units a reservation period may be given in.
+enum class time_unit : std::uint8_t { seconds, minutes, hours, days };
+
+/// Parses "seconds", "minutes", "hours", "days" (case-insensitive, singular
+/// accepted); nullopt for anything else.
+std::optional<time_unit> parse_time_unit(std::string_view text);
+
+/// The canonical plural name, as GoTel lists it ("minutes").
+std::string_view to_string(time_unit unit);
+
+/// Length of one unit in milliseconds.
+std::int64_t unit_ms(time_unit unit);
+
+/// A reservation as stored. Every field is persisted (storage/FORMAT.md).
+struct reservation_record {
+  std::uint64_t job_id = 0;     ///< stable numeric id, assigned at creation
+  std::string app;              ///< as first posted (display form)
+  std::string component;        ///< as first posted (display form)
+  std::string owner;            ///< kept from the first post
+  std::string notify;           ///< comma-separated e-mail recipients, raw
+  std::string alert_msg;        ///< template; empty = the default template
+  std::int64_t frequency = 0;   ///< number of `unit`s between checkins, >= 1
+  time_unit unit = time_unit::minutes;
+  unix_ms created_ms = 0;       ///< when the reservation was first made
+  unix_ms last_checkin_ms = 0;  ///< 0 = never checked in
+  std::uint64_t checkins = 0;   ///< number of checkins ever
+  unix_ms snooze_until_ms = 0;  ///< alerts suppressed until then; 0 = not snoozed
+  unix_ms late_since_ms = 0;    ///< the missed deadline while late; 0 = not late
+  unix_ms last_alert_ms = 0;    ///< when the last alert intent was made; 0 = never
+  std::uint64_t alerts = 0;     ///< alert intents ever made (late + repeats)
+
+  /// The period in milliseconds (frequency x unit).
+  std::int64_t period_ms() const { return frequency * unit_ms(unit); }
+};
+
+/// One checkin in a reservation's bounded history.
+struct checkin_entry {
+  unix_ms at_ms = 0;
+  std::string notes;
+  std::string source;  ///< the client's address as seen by the node
+};
+
+/// What an alert intent is about.
+enum class alert_kind : std::uint8_t { late, repeat, recovered };
+
+std::string_view to_string(alert_kind kind);
+
+/// An alert that must reach one channel. Written to the outbox before any send
+/// attempt, deleted only once delivered or expired.
+struct alert_intent {
+  std::uint64_t id = 0;         ///< outbox sequence number, unique per node
+  std::string dedup_key;        ///< job id + missed deadline: equal across nodes
+  alert_kind kind = alert_kind::late;
+  std::string channel;          ///< alerter name, e.g. "webhook", "log"
+  std::uint64_t job_id = 0;
+  std::string app;
+  std::string component;
+  std::string owner;
+  std::string notify;
+  std::string message;          ///< the rendered alert text
+  unix_ms deadline_ms = 0;      ///< the missed deadline
+  unix_ms created_ms = 0;
+  std::uint32_t attempts = 0;
+  unix_ms next_attempt_ms = 0;  ///< not before this wall time
+  std::string last_error;
+};
+
+/// One line of the alert log (kept after delivery; feeds /badguests).
+struct alert_log_entry {
+  unix_ms at_ms = 0;
+  std::uint64_t job_id = 0;
+  std::string app;
+  std::string component;
+  alert_kind kind = alert_kind::late;
+  std::string channel;
+  std::string dedup_key;
+  std::string outcome;  ///< "queued", "delivered", "expired"
+};
+
+}  // namespace gotel
