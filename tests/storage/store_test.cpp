@@ -1,0 +1,375 @@
+#include "storage/store.hpp"
+
+#include <gtest/gtest.h>
+#include <rocksdb/write_batch.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+namespace gotel::storage {
+namespace {
+
+/// A fresh directory under /tmp, removed with everything in it.
+struct temp_dir {
+  std::string path;
+  temp_dir() {
+    std::string tmpl = "/tmp/gotel-store-test-XXXXXX";
+    if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path = tmpl;
+  }
+  ~temp_dir() { std::filesystem::remove_all(path); }
+};
+
+reservation_record make_reservation(std::uint64_t id, std::string app, std::string component) {
+  reservation_record r;
+  r.job_id = id;
+  r.app = std::move(app);
+  r.component = std::move(component);
+  r.owner = "owner";
+  r.frequency = 5;
+  r.unit = time_unit::minutes;
+  r.created_ms = 1000;
+  return r;
+}
+
+alert_intent make_intent(std::uint64_t id) {
+  alert_intent i;
+  i.id = id;
+  i.dedup_key = "job:" + std::to_string(id);
+  i.channel = "log";
+  i.job_id = id;
+  i.message = "late " + std::to_string(id);
+  return i;
+}
+
+alert_log_entry make_log(std::int64_t at) {
+  alert_log_entry e;
+  e.at_ms = at;
+  e.job_id = 1;
+  e.kind = alert_kind::late;
+  e.channel = "log";
+  e.outcome = "delivered";
+  return e;
+}
+
+class store_test : public ::testing::Test {
+ protected:
+  void SetUp() override { reopen(); }
+
+  void reopen() {
+    db_.reset();
+    status st;
+    db_ = store::open(options{dir_.path}, st);
+    ASSERT_TRUE(st.ok()) << st.message;
+    ASSERT_TRUE(db_);
+  }
+
+  void commit(write_batch& b) {
+    auto st = db_->write(b, true);
+    ASSERT_TRUE(st.ok()) << st.message;
+  }
+
+  std::vector<std::int64_t> checkin_times(const std::string& key, std::size_t limit = 1000) {
+    status st;
+    auto list = db_->checkins(key, limit, st);
+    EXPECT_TRUE(st.ok()) << st.message;
+    std::vector<std::int64_t> out;
+    for (auto& e : list) out.push_back(e.at_ms);
+    return out;
+  }
+
+  temp_dir dir_;
+  std::unique_ptr<store> db_;
+};
+
+TEST_F(store_test, reservation_put_get_erase) {
+  const auto key = reservation_key("App", "Comp");
+  status st;
+  EXPECT_FALSE(db_->get_reservation(key, st));
+  EXPECT_EQ(st.code, errc::not_found);
+
+  write_batch b;
+  b.put(key, make_reservation(7, "App", "Comp"));
+  EXPECT_EQ(b.count(), 1u);
+  commit(b);
+
+  auto got = db_->get_reservation(key, st);
+  ASSERT_TRUE(st.ok()) << st.message;
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->job_id, 7u);
+  EXPECT_EQ(got->app, "App");
+  EXPECT_EQ(got->component, "Comp");
+  EXPECT_EQ(got->period_ms(), 300'000);
+
+  write_batch e;
+  e.erase_reservation(key);
+  commit(e);
+  EXPECT_FALSE(db_->get_reservation(key, st));
+  EXPECT_EQ(st.code, errc::not_found);
+}
+
+TEST_F(store_test, reopen_keeps_every_record_type) {
+  const auto key = reservation_key("a", "b");
+  {
+    write_batch b;
+    b.put(key, make_reservation(1, "a", "b"));
+    b.put_checkin(key, 1, checkin_entry{100, "first", "10.0.0.1"});
+    b.put_checkin(key, 2, checkin_entry{200, "second", "10.0.0.2"});
+    b.put(make_intent(5));
+    b.append(1, make_log(300));
+    b.put_meta("epoch", "42");
+    commit(b);
+  }
+  db_.reset();  // close
+  reopen();
+
+  status st;
+  auto r = db_->get_reservation(key, st);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->job_id, 1u);
+
+  auto hist = db_->checkins(key, 10, st);
+  ASSERT_TRUE(st.ok());
+  ASSERT_EQ(hist.size(), 2u);
+  EXPECT_EQ(hist[0].notes, "second");
+  EXPECT_EQ(hist[0].source, "10.0.0.2");
+  EXPECT_EQ(hist[1].at_ms, 100);
+
+  std::vector<alert_intent> intents;
+  ASSERT_TRUE(db_->for_each_intent([&](alert_intent&& i) {
+                   intents.push_back(std::move(i));
+                   return true;
+                 }).ok());
+  ASSERT_EQ(intents.size(), 1u);
+  EXPECT_EQ(intents[0].message, "late 5");
+
+  auto log = db_->alert_log(10, st);
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_EQ(log[0].at_ms, 300);
+  EXPECT_EQ(db_->last_alert_log_seq(), 1u);
+
+  auto epoch = db_->get_meta("epoch", st);
+  ASSERT_TRUE(epoch);
+  EXPECT_EQ(*epoch, "42");
+}
+
+TEST_F(store_test, reopen_after_flush_keeps_data) {
+  write_batch b;
+  b.put_meta("k", "v");
+  commit(b);
+  ASSERT_TRUE(db_->flush().ok());
+  reopen();
+  status st;
+  EXPECT_EQ(db_->get_meta("k", st).value_or(""), "v");
+}
+
+TEST_F(store_test, history_never_leaks_between_reservations_whose_keys_share_a_prefix) {
+  // "a\0b" is a prefix of "a\0bc"; "a\0b" + seq bytes could also look like
+  // another key if the layout were naive.
+  const auto short_key = reservation_key("a", "b");
+  const auto long_key = reservation_key("a", "bc");
+  const auto nul_key = reservation_key("a", std::string("b\0\0", 3));
+  write_batch b;
+  for (std::uint64_t s = 1; s <= 3; ++s) {
+    b.put_checkin(short_key, s, checkin_entry{static_cast<std::int64_t>(s), "", ""});
+    b.put_checkin(long_key, s, checkin_entry{static_cast<std::int64_t>(100 + s), "", ""});
+    b.put_checkin(nul_key, s, checkin_entry{static_cast<std::int64_t>(200 + s), "", ""});
+  }
+  commit(b);
+
+  EXPECT_EQ(checkin_times(short_key), (std::vector<std::int64_t>{3, 2, 1}));
+  EXPECT_EQ(checkin_times(long_key), (std::vector<std::int64_t>{103, 102, 101}));
+  EXPECT_EQ(checkin_times(nul_key), (std::vector<std::int64_t>{203, 202, 201}));
+
+  write_batch erase;
+  erase.erase_history(short_key);
+  commit(erase);
+  EXPECT_TRUE(checkin_times(short_key).empty());
+  EXPECT_EQ(checkin_times(long_key).size(), 3u);
+  EXPECT_EQ(checkin_times(nul_key).size(), 3u);
+}
+
+TEST_F(store_test, reservations_whose_keys_share_a_prefix_stay_distinct) {
+  write_batch b;
+  b.put(reservation_key("a", "b"), make_reservation(1, "a", "b"));
+  b.put(reservation_key("a", "bc"), make_reservation(2, "a", "bc"));
+  b.put(reservation_key("ab", ""), make_reservation(3, "ab", ""));
+  commit(b);
+  std::vector<std::pair<std::string, std::uint64_t>> seen;
+  ASSERT_TRUE(db_->for_each_reservation([&](const std::string& k, reservation_record&& r) {
+                   seen.emplace_back(k, r.job_id);
+                   return true;
+                 }).ok());
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_EQ(seen[0], std::make_pair(reservation_key("a", "b"), std::uint64_t{1}));
+  EXPECT_EQ(seen[1], std::make_pair(reservation_key("a", "bc"), std::uint64_t{2}));
+  EXPECT_EQ(seen[2], std::make_pair(reservation_key("ab", ""), std::uint64_t{3}));
+
+  // Stopping early.
+  int calls = 0;
+  ASSERT_TRUE(db_->for_each_reservation([&](const std::string&, reservation_record&&) {
+                   ++calls;
+                   return false;
+                 }).ok());
+  EXPECT_EQ(calls, 1);
+}
+
+TEST_F(store_test, checkins_are_newest_first_with_limit_across_byte_boundaries) {
+  const auto key = reservation_key("job", "x");
+  write_batch b;
+  for (std::uint64_t s = 1; s <= 300; ++s)  // past 255: numeric, not lexical, order
+    b.put_checkin(key, s, checkin_entry{static_cast<std::int64_t>(s), "", ""});
+  commit(b);
+  EXPECT_EQ(checkin_times(key, 3), (std::vector<std::int64_t>{300, 299, 298}));
+  EXPECT_EQ(checkin_times(key, 1000).size(), 300u);
+  EXPECT_EQ(checkin_times(key, 1000).back(), 1);
+  EXPECT_TRUE(checkin_times(key, 0).empty());
+  EXPECT_TRUE(checkin_times(reservation_key("job", "y")).empty());
+}
+
+TEST_F(store_test, erase_checkin_trims_the_oldest_and_history_can_restart) {
+  const auto key = reservation_key("job", "x");
+  write_batch b;
+  for (std::uint64_t s = 1; s <= 5; ++s)
+    b.put_checkin(key, s, checkin_entry{static_cast<std::int64_t>(s), "", ""});
+  commit(b);
+  write_batch trim;
+  trim.erase_checkin(key, 1);
+  trim.erase_checkin(key, 2);
+  commit(trim);
+  EXPECT_EQ(checkin_times(key), (std::vector<std::int64_t>{5, 4, 3}));
+
+  // Erase and write again in one batch: the later put survives the range delete.
+  write_batch again;
+  again.erase_history(key);
+  again.put_checkin(key, 1, checkin_entry{77, "", ""});
+  commit(again);
+  EXPECT_EQ(checkin_times(key), (std::vector<std::int64_t>{77}));
+}
+
+TEST_F(store_test, outbox_lists_intents_in_id_order_after_deleting_one) {
+  write_batch b;
+  for (std::uint64_t id : {3, 1, 256, 2, 5}) b.put(make_intent(id));
+  commit(b);
+  write_batch del;
+  del.erase_intent(2);
+  commit(del);
+
+  std::vector<std::uint64_t> ids;
+  ASSERT_TRUE(db_->for_each_intent([&](alert_intent&& i) {
+                   ids.push_back(i.id);
+                   EXPECT_EQ(i.dedup_key, "job:" + std::to_string(i.id));
+                   return true;
+                 }).ok());
+  EXPECT_EQ(ids, (std::vector<std::uint64_t>{1, 3, 5, 256}));
+
+  // Rewriting an intent (e.g. after a failed attempt) replaces it.
+  auto retry = make_intent(3);
+  retry.attempts = 2;
+  retry.last_error = "timeout";
+  write_batch upd;
+  upd.put(retry);
+  commit(upd);
+  std::uint32_t attempts = 0;
+  db_->for_each_intent([&](alert_intent&& i) {
+    if (i.id == 3) attempts = i.attempts;
+    return true;
+  });
+  EXPECT_EQ(attempts, 2u);
+}
+
+TEST_F(store_test, alert_log_is_newest_first_and_reports_last_seq) {
+  EXPECT_EQ(db_->last_alert_log_seq(), 0u);
+  status st;
+  EXPECT_TRUE(db_->alert_log(10, st).empty());
+  EXPECT_TRUE(st.ok());
+
+  write_batch b;
+  for (std::uint64_t s = 1; s <= 300; ++s) b.append(s, make_log(static_cast<std::int64_t>(s)));
+  commit(b);
+  auto log = db_->alert_log(3, st);
+  ASSERT_TRUE(st.ok());
+  ASSERT_EQ(log.size(), 3u);
+  EXPECT_EQ(log[0].at_ms, 300);
+  EXPECT_EQ(log[1].at_ms, 299);
+  EXPECT_EQ(log[2].at_ms, 298);
+  EXPECT_EQ(db_->last_alert_log_seq(), 300u);
+}
+
+TEST_F(store_test, meta_get_and_missing) {
+  status st;
+  EXPECT_FALSE(db_->get_meta("epoch", st));
+  EXPECT_EQ(st.code, errc::not_found);
+  write_batch b;
+  b.put_meta("epoch", std::string("\0\x01", 2));
+  commit(b);
+  auto v = db_->get_meta("epoch", st);
+  ASSERT_TRUE(v);
+  EXPECT_EQ(*v, std::string("\0\x01", 2));
+}
+
+TEST_F(store_test, undecodable_values_are_reported_as_corruption_without_hiding_good_ones) {
+  write_batch b;
+  b.put(reservation_key("a", "1"), make_reservation(1, "a", "1"));
+  b.raw().Put(std::string("r/") + reservation_key("a", "2"), "garbage");
+  b.put(reservation_key("a", "3"), make_reservation(3, "a", "3"));
+  commit(b);
+
+  status st;
+  EXPECT_FALSE(db_->get_reservation(reservation_key("a", "2"), st));
+  EXPECT_EQ(st.code, errc::corruption);
+
+  std::vector<std::uint64_t> ids;
+  st = db_->for_each_reservation([&](const std::string&, reservation_record&& r) {
+    ids.push_back(r.job_id);
+    return true;
+  });
+  EXPECT_EQ(st.code, errc::corruption);
+  EXPECT_EQ(ids, (std::vector<std::uint64_t>{1, 3}));
+}
+
+TEST_F(store_test, append_batch_moves_changes_in_order) {
+  const auto key = reservation_key("j", "k");
+  write_batch first;
+  first.put_checkin(key, 1, checkin_entry{1, "", ""});
+  write_batch second;
+  second.erase_history(key);
+  second.put_checkin(key, 2, checkin_entry{2, "", ""});
+  second.put_meta("m", "v");
+  first.append_batch(std::move(second));
+  EXPECT_EQ(first.count(), 4u);
+  EXPECT_TRUE(second.empty());  // NOLINT(bugprone-use-after-move): documented as moved out
+
+  write_batch empty;
+  empty.append_batch(std::move(first));
+  EXPECT_EQ(empty.count(), 4u);
+  commit(empty);
+  EXPECT_EQ(checkin_times(key), (std::vector<std::int64_t>{2}));
+  status st;
+  EXPECT_EQ(db_->get_meta("m", st).value_or(""), "v");
+
+  // A moved-from batch can be reused.
+  second.put_meta("m", "w");
+  commit(second);
+  EXPECT_EQ(db_->get_meta("m", st).value_or(""), "w");
+}
+
+TEST(store_open, fails_cleanly) {
+  temp_dir dir;
+  status st;
+  options missing{dir.path + "/absent"};
+  missing.create_if_missing = false;
+  EXPECT_FALSE(store::open(missing, st));
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.code, errc::not_found);
+
+  auto first = store::open(options{dir.path}, st);
+  ASSERT_TRUE(first) << st.message;
+  // The directory is locked by the first store.
+  EXPECT_FALSE(store::open(options{dir.path}, st));
+  EXPECT_EQ(st.code, errc::io_error);
+}
+
+}  // namespace
+}  // namespace gotel::storage
