@@ -1,0 +1,594 @@
+#include "cluster-config/config.hpp"
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <variant>
+
+#include "cluster-config/defaults.hpp"
+
+namespace gotel {
+namespace {
+
+// ---------------------------------------------------------------------------
+// The setting table. Every function below is driven by it; adding a setting is
+// one `row` here (plus its field in config.hpp and its default in defaults.hpp).
+// ---------------------------------------------------------------------------
+
+/// Read and write access to one field of `config`.
+template <class T>
+struct slot {
+  T& (*ref)(config&);
+  const T& (*get)(const config&);
+};
+
+using any_slot = std::variant<slot<std::int64_t>, slot<double>, slot<bool>, slot<std::string>>;
+using any_value = std::variant<std::int64_t, double, bool, std::string>;
+
+struct setting {
+  std::string_view name;  ///< "section.key"
+  any_slot field;
+  any_value default_value;  ///< always the same alternative as `field`
+  std::string_view doc;
+  bool secret;  ///< masked as "***" by to_toml
+};
+
+/// One table row; the field's type picks the setting's type, and a default of
+/// another type does not compile (no silent int -> bool or int -> double).
+template <auto Section, auto Field, class Default>
+setting row(std::string_view name, Default def, std::string_view doc, bool secret = false) {
+  using T = std::remove_cvref_t<decltype((std::declval<config&>().*Section).*Field)>;
+  static_assert(std::is_same_v<T, std::string> ? std::is_convertible_v<Default, std::string_view>
+                                               : std::is_same_v<T, Default>,
+                "a setting's default must have the type of its field");
+  slot<T> access{[](config& c) -> T& { return (c.*Section).*Field; },
+                 [](const config& c) -> const T& { return (c.*Section).*Field; }};
+  return setting{name, access, any_value{std::in_place_type<T>, def}, doc, secret};
+}
+
+// Optional features that are off until configured: their default is "nothing",
+// so there is no choice to justify in defaults.hpp.
+constexpr const char* unset = "";
+
+using S = server_config;
+using A = alerts_config;
+using L = log_config;
+constexpr auto in_server = &config::server;
+constexpr auto in_alerts = &config::alerts;
+constexpr auto in_log = &config::log;
+
+const std::vector<setting>& settings() {
+  static const std::vector<setting> table = {
+      row<in_server, &S::listen>("server.listen", defaults::listen,
+                                 "host:port of the HTTP API; port 0 picks a free port"),
+      row<in_server, &S::data_dir>("server.data_dir", defaults::data_dir, "RocksDB directory"),
+      row<in_server, &S::advertise_address>(
+          "server.advertise_address", unset,
+          "address shown as {srv} in alerts; empty = the listen host"),
+      row<in_server, &S::node_id>("server.node_id", defaults::node_id,
+                                  "this node's name in logs, alerts and the cluster"),
+      row<in_server, &S::io_threads>("server.io_threads", defaults::io_threads,
+                                     "HTTP I/O threads; 0 = one per core"),
+      row<in_server, &S::scheduler_threads>("server.scheduler_threads", defaults::scheduler_threads,
+                                            "actor scheduler threads; 0 = one per core"),
+      row<in_server, &S::max_body_bytes>("server.max_body_bytes", defaults::max_body_bytes,
+                                         "largest accepted HTTP request body"),
+      row<in_server, &S::max_field_bytes>("server.max_field_bytes", defaults::max_field_bytes,
+                                          "largest app, component, owner or time_units value"),
+      row<in_server, &S::max_notes_bytes>(
+          "server.max_notes_bytes", defaults::max_notes_bytes,
+          "largest notify/alert_msg list, template or checkin note"),
+      row<in_server, &S::request_timeout_ms>("server.request_timeout_ms",
+                                             defaults::request_timeout_ms,
+                                             "how long a request waits for an actor before 503"),
+      row<in_server, &S::history_per_reservation>("server.history_per_reservation",
+                                                  defaults::history_per_reservation,
+                                                  "checkins kept per reservation"),
+      row<in_server, &S::sync_writes>("server.sync_writes", defaults::sync_writes,
+                                      "sync the write-ahead log before answering 2xx"),
+      row<in_server, &S::port_file>("server.port_file", unset,
+                                    "if set, the bound HTTP port is written to this file"),
+
+      row<in_alerts, &A::hours_between_alerts>("alerts.hours_between_alerts",
+                                               defaults::hours_between_alerts,
+                                               "re-alert interval while a job stays late"),
+      row<in_alerts, &A::initial_bake_seconds>("alerts.initial_bake_seconds",
+                                               defaults::initial_bake_seconds,
+                                               "a new reservation cannot alert before this age"),
+      row<in_alerts, &A::grace_seconds>("alerts.grace_seconds", defaults::grace_seconds,
+                                        "extra slack after each deadline"),
+      row<in_alerts, &A::log_alerter>("alerts.log_alerter", defaults::log_alerter,
+                                      "write every alert to the log"),
+      row<in_alerts, &A::webhook_url>("alerts.webhook_url", unset,
+                                      "POST alerts to this http(s) URL; empty = no webhook"),
+      row<in_alerts, &A::webhook_timeout_ms>("alerts.webhook_timeout_ms",
+                                             defaults::webhook_timeout_ms,
+                                             "a slower webhook receiver counts as failed"),
+      row<in_alerts, &A::retry_initial_ms>("alerts.retry_initial_ms", defaults::retry_initial_ms,
+                                           "first retry delay of a failed delivery"),
+      row<in_alerts, &A::retry_max_ms>("alerts.retry_max_ms", defaults::retry_max_ms,
+                                       "retry delay cap (delays double up to it)"),
+      row<in_alerts, &A::expire_hours>("alerts.expire_hours", defaults::expire_hours,
+                                       "an undeliverable alert is dropped after this long"),
+
+      row<in_log, &L::level>("log.level", defaults::log_level, "trace, debug, info, warn or error"),
+  };
+  return table;
+}
+
+/// Fixed, shorter environment names, kept for the settings people set most.
+constexpr std::pair<std::string_view, std::string_view> env_aliases[] = {
+    {"GOTEL_LISTEN", "server.listen"},
+    {"GOTEL_DATA_DIR", "server.data_dir"},
+    {"GOTEL_WEBHOOK_URL", "alerts.webhook_url"},
+};
+/// Read by the caller to find the file; not a setting.
+constexpr std::string_view env_config_file = "GOTEL_CONFIG";
+constexpr std::string_view env_prefix = "GOTEL_";
+
+constexpr std::string_view log_levels[] = {"trace", "debug", "info", "warn", "error"};
+
+// ---------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------
+
+std::string quote(std::string_view text) { return "\"" + std::string(text) + "\""; }
+
+std::string_view section_of(std::string_view name) { return name.substr(0, name.find('.')); }
+
+/// Section names in table order.
+std::vector<std::string_view> sections() {
+  std::vector<std::string_view> out;
+  for (const auto& s : settings())
+    if (std::find(out.begin(), out.end(), section_of(s.name)) == out.end())
+      out.push_back(section_of(s.name));
+  return out;
+}
+
+const setting* find_setting(std::string_view name) {
+  for (const auto& s : settings())
+    if (s.name == name) return &s;
+  return nullptr;
+}
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      std::size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+/// " (did you mean "x"?)" for a near miss, else "".
+std::string suggestion(std::string_view wrong, const std::vector<std::string>& candidates) {
+  const std::string* best = nullptr;
+  std::size_t best_distance = std::max<std::size_t>(2, wrong.size() / 3) + 1;
+  for (const auto& c : candidates) {
+    // A bare key ("listen") is a near miss for its full name ("server.listen").
+    std::size_t d = c.ends_with("." + std::string(wrong)) ? 0 : edit_distance(wrong, c);
+    if (d < best_distance) best = &c, best_distance = d;
+  }
+  return best ? " (did you mean " + quote(*best) + "?)" : "";
+}
+
+std::string unknown_setting(std::string_view name) {
+  return "unknown setting " + quote(name) + suggestion(name, setting_names());
+}
+
+std::string lower(std::string_view text) {
+  std::string out(text);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Typed assignment, from text (environment, flags) and from TOML nodes
+// ---------------------------------------------------------------------------
+
+std::string parse_into(std::int64_t& out, std::string_view name, std::string_view text) {
+  std::int64_t v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec == std::errc::result_out_of_range)
+    return std::string(name) + ": " + quote(text) + " is out of range for a 64-bit integer";
+  if (ec != std::errc{} || end != text.data() + text.size() || text.empty())
+    return std::string(name) + ": expected an integer, got " + quote(text);
+  out = v;
+  return "";
+}
+
+std::string check_finite(double v, std::string_view name, std::string_view shown) {
+  if (!std::isfinite(v))
+    return std::string(name) + ": expected a finite number, got " + quote(shown);
+  return "";
+}
+
+std::string parse_into(double& out, std::string_view name, std::string_view text) {
+  double v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec == std::errc::result_out_of_range)
+    return std::string(name) + ": " + quote(text) + " is out of range";
+  if (ec != std::errc{} || end != text.data() + text.size() || text.empty())
+    return std::string(name) + ": expected a number, got " + quote(text);
+  if (auto e = check_finite(v, name, text); !e.empty()) return e;
+  out = v;
+  return "";
+}
+
+std::string parse_into(bool& out, std::string_view name, std::string_view text) {
+  const std::string t = lower(text);
+  if (t == "true" || t == "1" || t == "yes" || t == "on") {
+    out = true;
+    return "";
+  }
+  if (t == "false" || t == "0" || t == "no" || t == "off") {
+    out = false;
+    return "";
+  }
+  return std::string(name) + ": expected true/false (or 1/0, yes/no, on/off), got " + quote(text);
+}
+
+std::string parse_into(std::string& out, std::string_view, std::string_view text) {
+  out = std::string(text);
+  return "";
+}
+
+std::string set_from_text(config& cfg, const setting& s, std::string_view text) {
+  return std::visit([&](auto access) { return parse_into(access.ref(cfg), s.name, text); },
+                    s.field);
+}
+
+std::string toml_type_name(const toml::node& node) {
+  switch (node.type()) {
+    case toml::node_type::string:
+      return "a string";
+    case toml::node_type::integer:
+      return "an integer";
+    case toml::node_type::floating_point:
+      return "a float";
+    case toml::node_type::boolean:
+      return "a boolean";
+    case toml::node_type::array:
+      return "an array";
+    case toml::node_type::table:
+      return "a table";
+    default:
+      return "a date/time";
+  }
+}
+
+std::string set_from_toml(config& cfg, const setting& s, const toml::node& node) {
+  auto mismatch = [&](std::string_view expected) {
+    return std::string(s.name) + ": expected " + std::string(expected) + ", got " +
+           toml_type_name(node);
+  };
+  return std::visit(
+      [&](auto access) -> std::string {
+        using T = std::remove_cvref_t<decltype(access.ref(cfg))>;
+        T& out = access.ref(cfg);
+        if constexpr (std::is_same_v<T, std::int64_t>) {
+          if (!node.is_integer()) return mismatch("an integer");
+          out = node.as_integer()->get();
+        } else if constexpr (std::is_same_v<T, double>) {
+          // `hours = 6` is as natural as `hours = 6.0`.
+          if (node.is_integer()) {
+            out = static_cast<double>(node.as_integer()->get());
+          } else if (node.is_floating_point()) {
+            double v = node.as_floating_point()->get();
+            if (auto e = check_finite(v, s.name, std::to_string(v)); !e.empty()) return e;
+            out = v;
+          } else {
+            return mismatch("a number");
+          }
+        } else if constexpr (std::is_same_v<T, bool>) {
+          if (!node.is_boolean()) return mismatch("a boolean");
+          out = node.as_boolean()->get();
+        } else {
+          if (!node.is_string()) return mismatch("a string");
+          out = node.as_string()->get();
+        }
+        return "";
+      },
+      s.field);
+}
+
+// ---------------------------------------------------------------------------
+// Sources
+// ---------------------------------------------------------------------------
+
+std::string where(const std::string& path, const toml::source_region& region) {
+  return path + ":" + std::to_string(region.begin.line) + ":" + std::to_string(region.begin.column);
+}
+
+std::string load_file(config& cfg, const std::string& path) {
+  toml::table doc;
+  try {
+    doc = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    const auto& begin = e.source().begin;
+    if (begin.line == 0) return path + ": " + std::string(e.description());  // e.g. unreadable
+    return where(path, e.source()) + ": " + std::string(e.description());
+  }
+  const auto known_sections = sections();
+  for (const auto& [section_key, section_node] : doc) {
+    const std::string section(section_key.str());
+    const bool is_section =
+        std::find(known_sections.begin(), known_sections.end(), section) != known_sections.end();
+    if (!section_node.is_table()) {
+      if (is_section)
+        return where(path, section_key.source()) + ": " + section + " must be a table";
+      return where(path, section_key.source()) + ": " + unknown_setting(section);
+    }
+    if (!is_section) {
+      std::vector<std::string> names;
+      for (auto sv : known_sections) names.emplace_back(sv);
+      return where(path, section_key.source()) + ": unknown section [" + section + "]" +
+             suggestion(section, names);
+    }
+    for (const auto& [key, node] : *section_node.as_table()) {
+      const std::string name = section + "." + std::string(key.str());
+      const setting* s = find_setting(name);
+      if (!s) return where(path, key.source()) + ": " + unknown_setting(name);
+      if (auto e = set_from_toml(cfg, *s, node); !e.empty())
+        return where(path, node.source()) + ": " + e;
+    }
+  }
+  return "";
+}
+
+const setting* setting_for_env(std::string_view var) {
+  for (const auto& [alias, name] : env_aliases)
+    if (alias == var) return find_setting(name);
+  for (const auto& s : settings())
+    if (env_name(std::string(s.name)) == var) return &s;
+  return nullptr;
+}
+
+std::string load_env(config& cfg, const std::map<std::string, std::string>& env) {
+  std::map<std::string_view, std::string> set_by;  // setting name -> variable that set it
+  for (const auto& [var, value] : env) {
+    if (!var.starts_with(env_prefix) || var == env_config_file) continue;
+    const setting* s = setting_for_env(var);
+    if (!s) {
+      std::vector<std::string> known{std::string(env_config_file)};
+      for (const auto& [alias, name] : env_aliases) known.emplace_back(alias);
+      for (const auto& n : setting_names()) known.push_back(env_name(n));
+      return "environment variable " + var + ": no setting has this name" + suggestion(var, known);
+    }
+    // An alias and the generic name for one setting, with different values, is
+    // a mistake somewhere; which one wins would be an accident of spelling.
+    if (auto [it, fresh] = set_by.emplace(s->name, var); !fresh && env.at(it->second) != value)
+      return "environment variables " + it->second + " and " + var + " both set " +
+             std::string(s->name) + " to different values";
+    if (auto e = set_from_text(cfg, *s, value); !e.empty())
+      return "environment variable " + var + ": " + e;
+  }
+  return "";
+}
+
+// ---------------------------------------------------------------------------
+// TOML output
+// ---------------------------------------------------------------------------
+
+std::string toml_string(std::string_view text) {
+  std::string out = "\"";
+  for (char c : text) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04X", static_cast<unsigned char>(c));
+          out += buf;
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out + "\"";
+}
+
+std::string toml_value(std::int64_t v) { return std::to_string(v); }
+std::string toml_value(bool v) { return v ? "true" : "false"; }
+std::string toml_value(const std::string& v) { return toml_string(v); }
+std::string toml_value(double v) {
+  char buf[64];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);  // shortest exact round trip
+  std::string out(buf, end);
+  // "6" would read back as an integer; TOML floats need a fraction or exponent.
+  if (out.find_first_of(".en") == std::string::npos) out += ".0";
+  return out;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Public interface
+// ---------------------------------------------------------------------------
+
+config default_config() {
+  config cfg;
+  for (const auto& s : settings()) {
+    std::visit(
+        [&](auto access) {
+          using T = std::remove_cvref_t<decltype(access.ref(cfg))>;
+          access.ref(cfg) = std::get<T>(s.default_value);
+        },
+        s.field);
+  }
+  return cfg;
+}
+
+std::string apply_setting(config& cfg, const std::string& name, const std::string& value) {
+  const setting* s = find_setting(name);
+  if (!s) return unknown_setting(name);
+  return set_from_text(cfg, *s, value);
+}
+
+std::vector<std::string> setting_names() {
+  std::vector<std::string> out;
+  for (const auto& s : settings()) out.emplace_back(s.name);
+  return out;
+}
+
+std::string env_name(const std::string& name) {
+  std::string out(env_prefix);
+  for (char c : name)
+    out += (c == '.' || c == '-') ? '_'
+                                  : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string to_toml(const config& cfg) {
+  std::string out =
+      "# GoTel effective configuration: every setting, defaults included.\n"
+      "# Secrets are shown as \"***\".\n";
+  std::string_view current;
+  for (const auto& s : settings()) {
+    const std::string_view section = section_of(s.name);
+    if (section != current) {
+      out += "\n[" + std::string(section) + "]\n";
+      current = section;
+    }
+    const std::string key(s.name.substr(section.size() + 1));
+    const std::string value =
+        s.secret ? toml_string("***")
+                 : std::visit([&](auto access) { return toml_value(access.get(cfg)); }, s.field);
+    out += "# " + std::string(s.doc) + "\n" + key + " = " + value + "\n";
+  }
+  return out;
+}
+
+std::optional<std::pair<std::string, std::uint16_t>> split_host_port(const std::string& text) {
+  std::string host;
+  std::string_view port;
+  if (text.starts_with('[')) {
+    // "[::1]:8080": brackets are how an IPv6 address carries a port.
+    const auto close = text.find(']');
+    if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':')
+      return std::nullopt;
+    host = text.substr(1, close - 1);
+    port = std::string_view(text).substr(close + 2);
+  } else {
+    const auto colon = text.rfind(':');
+    if (colon == std::string::npos) return std::nullopt;
+    host = text.substr(0, colon);
+    port = std::string_view(text).substr(colon + 1);
+    // "::1:80" is ambiguous; IPv6 needs brackets.
+    if (host.find(':') != std::string::npos) return std::nullopt;
+  }
+  if (host.empty() || port.empty() || port.size() > 5) return std::nullopt;
+  if (!std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return std::nullopt;
+  unsigned number = 0;
+  std::from_chars(port.data(), port.data() + port.size(), number);
+  if (number > 65535) return std::nullopt;
+  return std::pair{host, static_cast<std::uint16_t>(number)};
+}
+
+std::string validate(const config& cfg) {
+  std::vector<std::string> errors;
+  auto require = [&](bool ok, std::string message) {
+    if (!ok) errors.push_back(std::move(message));
+  };
+  auto n = [](auto v) {
+    if constexpr (std::is_same_v<decltype(v), double>)
+      return toml_value(v);
+    else
+      return std::to_string(v);
+  };
+  const auto& s = cfg.server;
+  const auto& a = cfg.alerts;
+
+  require(split_host_port(s.listen).has_value(),
+          "server.listen must be host:port or [ipv6]:port, got " + quote(s.listen));
+  require(!s.node_id.empty(), "server.node_id must not be empty");
+  require(s.io_threads >= 0, "server.io_threads must be >= 0, got " + n(s.io_threads));
+  require(s.scheduler_threads >= 0,
+          "server.scheduler_threads must be >= 0, got " + n(s.scheduler_threads));
+  require(s.max_body_bytes > 0, "server.max_body_bytes must be > 0, got " + n(s.max_body_bytes));
+  require(s.max_field_bytes > 0, "server.max_field_bytes must be > 0, got " + n(s.max_field_bytes));
+  require(s.max_notes_bytes > 0, "server.max_notes_bytes must be > 0, got " + n(s.max_notes_bytes));
+  require(s.max_field_bytes <= s.max_body_bytes, "server.max_field_bytes (" + n(s.max_field_bytes) +
+                                                     ") must not exceed server.max_body_bytes (" +
+                                                     n(s.max_body_bytes) + ")");
+  require(s.request_timeout_ms > 0,
+          "server.request_timeout_ms must be > 0, got " + n(s.request_timeout_ms));
+  require(s.history_per_reservation >= 1,
+          "server.history_per_reservation must be >= 1, got " + n(s.history_per_reservation));
+
+  require(a.hours_between_alerts > 0,
+          "alerts.hours_between_alerts must be > 0, got " + n(a.hours_between_alerts));
+  require(a.initial_bake_seconds >= 0,
+          "alerts.initial_bake_seconds must be >= 0, got " + n(a.initial_bake_seconds));
+  require(a.grace_seconds >= 0, "alerts.grace_seconds must be >= 0, got " + n(a.grace_seconds));
+  require(a.webhook_url.empty() || a.webhook_url.starts_with("http://") ||
+              a.webhook_url.starts_with("https://"),
+          "alerts.webhook_url must be empty or start with http:// or https://, got " +
+              quote(a.webhook_url));
+  require(a.webhook_timeout_ms > 0,
+          "alerts.webhook_timeout_ms must be > 0, got " + n(a.webhook_timeout_ms));
+  require(a.retry_initial_ms > 0,
+          "alerts.retry_initial_ms must be > 0, got " + n(a.retry_initial_ms));
+  require(a.retry_initial_ms <= a.retry_max_ms,
+          "alerts.retry_initial_ms (" + n(a.retry_initial_ms) +
+              ") must not exceed alerts.retry_max_ms (" + n(a.retry_max_ms) + ")");
+  require(a.expire_hours > 0, "alerts.expire_hours must be > 0, got " + n(a.expire_hours));
+
+  require(std::find(std::begin(log_levels), std::end(log_levels), cfg.log.level) !=
+              std::end(log_levels),
+          "log.level must be one of trace, debug, info, warn, error, got " + quote(cfg.log.level));
+
+  std::string out;
+  for (const auto& e : errors) out += (out.empty() ? "" : "; ") + e;
+  return out;
+}
+
+config_result load_config(const config_sources& sources) {
+  config cfg = default_config();
+  if (sources.file) {
+    if (auto e = load_file(cfg, *sources.file); !e.empty()) return {std::nullopt, e};
+  }
+  if (auto e = load_env(cfg, sources.env); !e.empty()) return {std::nullopt, e};
+  for (const auto& [name, value] : sources.overrides) {
+    if (auto e = apply_setting(cfg, name, value); !e.empty())
+      return {std::nullopt, "command line (--set " + name + "=" + value + "): " + e};
+  }
+  if (auto e = validate(cfg); !e.empty()) return {std::nullopt, "invalid configuration: " + e};
+  return {std::move(cfg), ""};
+}
+
+}  // namespace gotel
