@@ -34,21 +34,7 @@ using count_atom = caf::atom_constant<caf::atom("count")>;
 
 // -- inspect functions for the shared model ------------------------------------
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, time_unit& x) {
-  auto raw = static_cast<std::uint8_t>(x);
-  auto res = f(raw);
-  x = static_cast<time_unit>(raw);
-  return res;
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, alert_kind& x) {
-  auto raw = static_cast<std::uint8_t>(x);
-  auto res = f(raw);
-  x = static_cast<alert_kind>(raw);
-  return res;
-}
+// Enums (time_unit, alert_kind) are serialized by CAF as their underlying type.
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, reservation_record& x) {
@@ -69,5 +55,67 @@ typename Inspector::result_type inspect(Inspector& f, alert_intent& x) {
            x.job_id, x.app, x.component, x.owner, x.notify, x.message, x.deadline_ms,
            x.created_ms, x.attempts, x.next_attempt_ms, x.last_error);
 }
+
+}  // namespace gotel
+
+// -- requests (local and, later, forwarded between nodes) ----------------------
+
+namespace gotel {
+
+/// POST /reservation: an upsert on (app, component).
+struct reserve_request {
+  std::string app;
+  std::string component;
+  std::string owner;
+  std::string notify;
+  std::string alert_msg;
+  std::int64_t frequency = 0;
+  time_unit unit = time_unit::minutes;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, reserve_request& x) {
+  return f(caf::meta::type_name("reserve_request"), x.app, x.component, x.owner, x.notify,
+           x.alert_msg, x.frequency, x.unit);
+}
+
+/// POST /checkin.
+struct checkin_request {
+  std::string app;
+  std::string component;
+  std::string notes;
+  std::string source;  ///< client address as seen by the node
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, checkin_request& x) {
+  return f(caf::meta::type_name("checkin_request"), x.app, x.component, x.notes, x.source);
+}
+
+/// POST /snooze: suppress alerts for `duration_ms` from now.
+struct snooze_request {
+  std::string app;
+  std::string component;
+  std::int64_t duration_ms = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, snooze_request& x) {
+  return f(caf::meta::type_name("snooze_request"), x.app, x.component, x.duration_ms);
+}
+
+/// Names one reservation (checkout, cancel snooze, get).
+struct key_request {
+  std::string app;
+  std::string component;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, key_request& x) {
+  return f(caf::meta::type_name("key_request"), x.app, x.component);
+}
+
+/// Registers every type above with `cfg` (required on every node for remoting).
+void register_message_types(caf::actor_system_config& cfg);
 
 }  // namespace gotel

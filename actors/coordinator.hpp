@@ -1,0 +1,55 @@
+#pragma once
+/// The coordinator actor: owns the registry (app, component) -> reservation
+/// actor, spawns and supervises reservation actors (one that dies is restarted
+/// from its stored state), and routes every request to the right one.
+///
+/// Thread-safety: an actor; the registry is touched only by its handlers.
+
+#include "actors/context.hpp"
+#include "actors/messages.hpp"
+#include "actors/reservation.hpp"
+
+#include <caf/all.hpp>
+
+#include <string>
+#include <unordered_map>
+
+namespace gotel {
+
+using restart_atom = caf::atom_constant<caf::atom("restart")>;
+using closed_atom = caf::atom_constant<caf::atom("closed")>;
+
+using coordinator_actor = caf::typed_actor<
+  caf::replies_to<reserve_atom, reserve_request>::with<reservation_record>,
+  caf::replies_to<checkin_atom, checkin_request>::with<reservation_record>,
+  caf::replies_to<snooze_atom, snooze_request>::with<reservation_record>,
+  caf::replies_to<unsnooze_atom, key_request>::with<reservation_record>,
+  caf::replies_to<checkout_atom, key_request>::with<reservation_record>,
+  caf::replies_to<get_atom, key_request>::with<reservation_record>,
+  caf::replies_to<count_atom>::with<std::uint64_t>,
+  /// Loads every stored reservation and spawns its actor; replies how many.
+  caf::replies_to<restore_atom>::with<std::uint64_t>,
+  /// From a reservation actor that terminated abnormally: respawn it.
+  caf::reacts_to<restart_atom, std::string, caf::actor_addr>>;
+
+struct coordinator_state {
+  struct entry {
+    reservation_actor actor;
+    bool closing = false;  ///< a checkout is being persisted
+  };
+  node_context* ctx = nullptr;
+  std::unordered_map<std::string, entry> registry;
+  std::uint64_t restarts = 0;
+  /// The coordinator takes its reservation actors down with it.
+  ~coordinator_state() {
+    for (auto& kv : registry)
+      caf::anon_send_exit(kv.second.actor, caf::exit_reason::user_shutdown);
+  }
+  static inline const char* name = "gotel.coordinator";
+};
+
+using coordinator_pointer = coordinator_actor::stateful_pointer<coordinator_state>;
+
+coordinator_actor::behavior_type coordinator(coordinator_pointer self, node_context* ctx);
+
+}  // namespace gotel

@@ -1,0 +1,19 @@
+#include "actors/messages.hpp"
+
+#include "actors/errors.hpp"
+
+namespace gotel {
+
+void register_message_types(caf::actor_system_config& cfg) {
+  cfg.add_message_type<reservation_record>("gotel::reservation_record");
+  cfg.add_message_type<checkin_entry>("gotel::checkin_entry");
+  cfg.add_message_type<alert_intent>("gotel::alert_intent");
+  cfg.add_message_type<std::vector<alert_intent>>("std::vector<gotel::alert_intent>");
+  cfg.add_message_type<reserve_request>("gotel::reserve_request");
+  cfg.add_message_type<checkin_request>("gotel::checkin_request");
+  cfg.add_message_type<snooze_request>("gotel::snooze_request");
+  cfg.add_message_type<key_request>("gotel::key_request");
+  cfg.add_error_category(caf::atom("gotel"), render_errc);
+}
+
+}  // namespace gotel

@@ -1,0 +1,130 @@
+#include "actors/node.hpp"
+
+#include "actors/errors.hpp"
+#include "actors/timer_shard.hpp"
+#include "alerters/dispatcher.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <thread>
+
+namespace gotel {
+
+unix_ms system_wall_now() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+std::unique_ptr<node> node::start(const config& cfg, std::string& error,
+                                  std::function<unix_ms()> wall_now) {
+  std::unique_ptr<node> n{new node};
+  n->cfg_ = cfg;
+  auto& ctx = n->ctx_;
+  ctx.wall_now = wall_now ? std::move(wall_now) : system_wall_now;
+
+  storage::status st;
+  n->db_ = storage::store::open(storage::options{cfg.server.data_dir}, st);
+  if (!n->db_) {
+    error = "cannot open the data directory " + cfg.server.data_dir + ": " + st.message;
+    return nullptr;
+  }
+  n->committer_ = std::make_unique<storage::group_committer>(*n->db_, cfg.server.sync_writes);
+  ctx.db = n->db_.get();
+  ctx.committer = n->committer_.get();
+  ctx.policy.bake_ms = cfg.alerts.initial_bake_seconds * 1000;
+  ctx.policy.grace_ms = cfg.alerts.grace_seconds * 1000;
+  ctx.policy.repeat_ms = static_cast<std::int64_t>(cfg.alerts.hours_between_alerts * 3600'000.0);
+  ctx.history_limit = static_cast<std::size_t>(cfg.server.history_per_reservation);
+  if (!cfg.server.advertise_address.empty()) {
+    ctx.srv = cfg.server.advertise_address;
+  } else if (auto hp = split_host_port(cfg.server.listen)) {
+    ctx.srv = hp->first;
+  }
+
+  // Sequences continue where the stored ones end.
+  std::uint64_t max_intent = 0;
+  n->db_->for_each_intent([&](alert_intent&& x) {
+    max_intent = std::max(max_intent, x.id);
+    return true;
+  });
+  ctx.next_intent_id.store(max_intent + 1);
+  ctx.alert_log_seq.store(n->db_->last_alert_log_seq());
+
+  // CAF: the sharing scheduler (work stealing stalls on 2 cores under millions
+  // of timers, BUILD-NOTES.md), quiet logger.
+  auto threads = cfg.server.scheduler_threads > 0
+                   ? static_cast<std::size_t>(cfg.server.scheduler_threads)
+                   : std::max<std::size_t>(2, std::thread::hardware_concurrency());
+  n->system_cfg_ = std::make_unique<caf::actor_system_config>();
+  auto& scfg = *n->system_cfg_;
+  scfg.set("scheduler.policy", caf::atom("sharing"));
+  scfg.set("scheduler.max-threads", threads);
+  scfg.set("logger.verbosity", caf::atom("quiet"));
+  scfg.set("logger.file-verbosity", caf::atom("quiet"));
+  scfg.set("logger.console-verbosity", caf::atom("quiet"));
+  register_message_types(scfg);
+  n->system_ = std::make_unique<caf::actor_system>(scfg);
+  auto& sys = *n->system_;
+
+  // Alerters: the log always (unless disabled), the webhook when configured.
+  dispatcher_env env;
+  env.db = ctx.db;
+  env.committer = ctx.committer;
+  env.wall_now = ctx.wall_now;
+  env.log_seq = &ctx.alert_log_seq;
+  env.opts.retry_initial = std::chrono::milliseconds{cfg.alerts.retry_initial_ms};
+  env.opts.retry_max = std::chrono::milliseconds{cfg.alerts.retry_max_ms};
+  env.opts.expire = std::chrono::milliseconds{
+    static_cast<std::int64_t>(cfg.alerts.expire_hours * 3600'000.0)};
+  if (cfg.alerts.log_alerter)
+    env.channels.push_back(make_log_channel());
+  if (!cfg.alerts.webhook_url.empty())
+    env.channels.push_back(make_webhook_channel(
+      cfg.alerts.webhook_url, std::chrono::milliseconds{cfg.alerts.webhook_timeout_ms}));
+  for (auto& ch : env.channels)
+    ctx.channels.emplace_back(ch->name());
+  ctx.dispatcher = spawn_dispatcher(sys, std::move(env));
+
+  for (std::size_t i = 0; i < threads; ++i)
+    ctx.timers.push_back(sys.spawn(timer_shard));
+
+  n->coordinator_ = sys.spawn(gotel::coordinator, &ctx);
+  caf::scoped_actor self{sys};
+  bool ok = true;
+  self->request(n->coordinator_, caf::infinite, restore_atom::value)
+    .receive([&](std::uint64_t count) { n->restored_ = count; },
+             [&](caf::error& err) {
+               ok = false;
+               error = message_of(err);
+             });
+  if (!ok)
+    return nullptr;
+  caf::anon_send(ctx.dispatcher, resume_atom::value);
+  spdlog::info("node {}: restored {} reservations from {}", cfg.server.node_id, n->restored_,
+               cfg.server.data_dir);
+  return n;
+}
+
+void node::stop() {
+  if (stopped_)
+    return;
+  stopped_ = true;
+  caf::anon_send_exit(coordinator_, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(ctx_.dispatcher, caf::exit_reason::user_shutdown);
+  for (auto& t : ctx_.timers)
+    caf::anon_send_exit(t, caf::exit_reason::user_shutdown);
+  committer_->stop();
+}
+
+node::~node() {
+  stop();
+  coordinator_ = nullptr;
+  ctx_.dispatcher = nullptr;
+  ctx_.timers.clear();
+  system_.reset();  // joins the scheduler
+  committer_.reset();
+  db_.reset();
+}
+
+}  // namespace gotel

@@ -1,0 +1,248 @@
+#include "net/api.hpp"
+
+#include "actors/errors.hpp"
+#include "alerters/render.hpp"
+#include "net/bridge.hpp"
+#include "net/pages.hpp"
+#include "net/requests.hpp"
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <vector>
+
+namespace gotel {
+
+namespace {
+
+using ordered_json = nlohmann::ordered_json;
+
+std::string message_body(const std::string& message, bool success) {
+  ordered_json j;
+  j["message"] = message;
+  j["success"] = success;
+  return j.dump();
+}
+
+http::status status_for(errc code) {
+  switch (code) {
+    case errc::not_found: return http::status::not_found;
+    case errc::conflict: return http::status::conflict;
+    case errc::invalid_argument: return http::status::bad_request;
+    case errc::none: return http::status::ok;
+    case errc::storage_failure:
+    case errc::unavailable: break;
+  }
+  return http::status::service_unavailable;
+}
+
+}  // namespace
+
+std::string listing_json(const std::vector<reservation_record>& recs, unix_ms now,
+                         const schedule_policy& policy) {
+  ordered_json result = ordered_json::array();
+  for (auto& rec : recs) {
+    ordered_json j;
+    j["job_id"] = rec.job_id;
+    j["owner"] = rec.owner;
+    j["notify"] = rec.notify;
+    j["alert_msg"] = rec.alert_msg;
+    j["app"] = rec.app;
+    j["component"] = rec.component;
+    j["frequency"] = rec.frequency;
+    j["time_units"] = to_string(rec.unit);
+    j["last_checkin"] = rec.last_checkin_ms / 1000;
+    j["last_checkin_str"] = rec.last_checkin_ms != 0 ? rfc1123(rec.last_checkin_ms) : "";
+    j["time_since_last_checkin"] =
+      rec.last_checkin_ms != 0 ? humanize_since(now - rec.last_checkin_ms) : "never";
+    j["failing_sla"] = rec.late_since_ms != 0 || is_late(rec, now, policy);
+    j["number_of_checkins"] = rec.checkins;
+    // Beyond the original's keys, appended so old parsers keep working.
+    j["snoozed_until"] = is_snoozed(rec, now) ? rec.snooze_until_ms / 1000 : 0;
+    j["created"] = rec.created_ms / 1000;
+    j["alerts"] = rec.alerts;
+    result.push_back(std::move(j));
+  }
+  ordered_json out;
+  out["result"] = std::move(result);
+  out["success"] = true;
+  return out.dump();
+}
+
+struct api::impl : std::enable_shared_from_this<api::impl> {
+  node& n;
+  field_limits limits;
+  std::vector<caf::actor> bridges;
+  std::atomic<std::size_t> next_bridge{0};
+  /// Store scans (listings, pages) run here, never on I/O or scheduler threads.
+  boost::asio::thread_pool pool{2};
+
+  explicit impl(node& nd) : n(nd) {
+    auto& cfg = n.settings();
+    limits.max_field_bytes = static_cast<std::size_t>(cfg.server.max_field_bytes);
+    limits.max_notes_bytes = static_cast<std::size_t>(cfg.server.max_notes_bytes);
+    auto timeout = std::chrono::milliseconds{cfg.server.request_timeout_ms};
+    for (int i = 0; i < 4; ++i)
+      bridges.push_back(spawn_bridge(n.system(), n.coordinator(), timeout));
+  }
+
+  ~impl() {
+    pool.join();
+    for (auto& b : bridges)
+      caf::anon_send_exit(b, caf::exit_reason::user_shutdown);
+  }
+
+  const caf::actor& bridge() {
+    return bridges[next_bridge.fetch_add(1, std::memory_order_relaxed) % bridges.size()];
+  }
+
+  static http_response json(http::status status, std::string body) {
+    return json_response(status, std::move(body), 11, true);
+  }
+
+  static http_response error(http::status status, const std::string& message) {
+    return json(status, message_body(message, false));
+  }
+
+  /// Parses with `parse`, asks the coordinator with `make`, answers with `ok`.
+  template <class Parse, class Make, class Ok>
+  void call(const http_request& req, responder respond, Parse parse, Make make, Ok ok) {
+    auto parsed = parse(req.body(), limits);
+    if (auto* r = std::get_if<rejection>(&parsed)) {
+      respond(error(static_cast<http::status>(r->status), r->message));
+      return;
+    }
+    auto& value = std::get<0>(parsed);
+    auto msg = make(value);
+    ask(bridge(), std::move(msg),
+        [respond, ok, value](caf::expected<reservation_record> res) mutable {
+          if (!res) {
+            respond(error(status_for(code_of(res.error())), message_of(res.error())));
+            return;
+          }
+          respond(json(http::status::ok, ok(value, *res)));
+        });
+  }
+
+  /// Runs `produce` on the pool and answers with what it returns.
+  template <class F>
+  void offload(responder respond, F produce) {
+    boost::asio::post(pool, [respond = std::move(respond), produce]() mutable {
+      respond(produce());
+    });
+  }
+
+  std::vector<reservation_record> all_reservations(storage::status& st) {
+    std::vector<reservation_record> out;
+    st = n.store().for_each_reservation([&](const std::string&, reservation_record&& rec) {
+      out.push_back(std::move(rec));
+      return true;
+    });
+    return out;
+  }
+
+  void handle(http_request&& req, const std::string& remote, responder respond) {
+    auto target = std::string_view{req.target().data(), req.target().size()};
+    auto path = target.substr(0, target.find('?'));
+    auto method = req.method();
+    bool get = method == http::verb::get || method == http::verb::head;
+    bool post = method == http::verb::post;
+
+    if (path == "/" && get) {
+      respond(json(http::status::ok, message_body("A-OK!", true)));
+    } else if (path == "/reservation" && post) {
+      call(req, respond, parse_reserve,
+           [](reserve_request& r) { return caf::make_message(reserve_atom::value, r); },
+           [](const reserve_request&, const reservation_record&) { return "\"OK\""; });
+    } else if (path == "/reservation" && get) {
+      auto self = shared_from_this();
+      offload(std::move(respond), [self] {
+        storage::status st;
+        auto recs = self->all_reservations(st);
+        if (!st.ok())
+          return error(http::status::service_unavailable, "storage failure: " + st.message);
+        return json(http::status::ok,
+                    listing_json(recs, self->n.context().wall_now(), self->n.context().policy));
+      });
+    } else if (path == "/checkin" && post) {
+      call(
+        req, respond,
+        [&remote](std::string_view body, const field_limits& lim) {
+          auto parsed = parse_checkin(body, lim);
+          if (auto* r = std::get_if<checkin_request>(&parsed))
+            r->source = remote;
+          return parsed;
+        },
+        [](checkin_request& r) { return caf::make_message(checkin_atom::value, r); },
+        [](const checkin_request& r, const reservation_record&) {
+          return message_body("Application checked in: " + r.app, true);
+        });
+    } else if (path == "/snooze" && post) {
+      call(req, respond, parse_snooze,
+           [](snooze_request& r) { return caf::make_message(snooze_atom::value, r); },
+           [](const snooze_request& r, const reservation_record&) {
+             return message_body("Application alerting paused: " + r.app, true);
+           });
+    } else if (path == "/snooze" && method == http::verb::delete_) {
+      call(req, respond, parse_key,
+           [](key_request& r) { return caf::make_message(unsnooze_atom::value, r); },
+           [](const key_request& r, const reservation_record&) {
+             return message_body("Application alerting resumed: " + r.app, true);
+           });
+    } else if (path == "/checkout" && post) {
+      call(req, respond, parse_key,
+           [](key_request& r) { return caf::make_message(checkout_atom::value, r); },
+           [](const key_request& r, const reservation_record&) {
+             return message_body("Application Removed [" + r.app + "/" + r.component + "] ",
+                                 true);
+           });
+    } else if (path == "/is-coordinator" && get) {
+      respond(json(http::status::ok, "true"));
+    } else if ((path == "/status" || path == "/badguests" || path == "/nodes") && get) {
+      auto self = shared_from_this();
+      auto page = std::string{path};
+      offload(std::move(respond), [self, page] {
+        storage::status st;
+        auto recs = self->all_reservations(st);
+        if (!st.ok())
+          return error(http::status::service_unavailable, "storage failure: " + st.message);
+        auto now = self->n.context().wall_now();
+        std::string html;
+        if (page == "/status")
+          html = status_page(recs, now, self->n.context().policy);
+        else if (page == "/badguests")
+          html = badguests_page(recs);
+        else
+          html = nodes_page(self->n.settings());
+        http_response res{http::status::ok, 11};
+        res.set(http::field::content_type, "text/html; charset=utf-8");
+        res.body() = std::move(html);
+        res.prepare_payload();
+        return res;
+      });
+    } else if (path == "/" || path == "/reservation" || path == "/checkin" || path == "/snooze"
+               || path == "/checkout" || path == "/is-coordinator" || path == "/status"
+               || path == "/badguests" || path == "/nodes") {
+      respond(error(http::status::method_not_allowed,
+                    std::string{"method "} + std::string{http::to_string(method)}
+                      + " is not allowed on " + std::string{path}));
+    } else {
+      respond(error(http::status::not_found, "no such endpoint: " + std::string{path}));
+    }
+  }
+};
+
+api::api(node& n) : impl_(std::make_shared<impl>(n)) {}
+
+api::~api() = default;
+
+http_handler api::handler() {
+  auto d = impl_;
+  return [d](http_request&& req, const std::string& remote, responder respond) {
+    d->handle(std::move(req), remote, std::move(respond));
+  };
+}
+
+}  // namespace gotel

@@ -1,0 +1,30 @@
+#pragma once
+/// GoTel's HTTP API (shared/reference/gotel-api.md): thin handlers that parse,
+/// validate, ask an actor through the bridge and map the answer. No job logic.
+
+#include "actors/node.hpp"
+#include "net/http_server.hpp"
+
+#include <memory>
+
+namespace gotel {
+
+class api {
+ public:
+  /// `n` must outlive the api.
+  explicit api(node& n);
+  ~api();
+
+  /// The handler to give http_server.
+  http_handler handler();
+
+ private:
+  struct impl;
+  std::shared_ptr<impl> impl_;
+};
+
+/// The listing element for `rec` in GoTel's key order (GET /reservation).
+std::string listing_json(const std::vector<reservation_record>& recs, unix_ms now,
+                         const schedule_policy& policy);
+
+}  // namespace gotel

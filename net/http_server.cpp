@@ -1,0 +1,197 @@
+#include "net/http_server.hpp"
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include <thread>
+#include <vector>
+
+namespace gotel {
+
+namespace beast = boost::beast;
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+http_response json_response(http::status status, std::string body, unsigned version,
+                            bool keep_alive) {
+  http_response res{status, version};
+  res.set(http::field::server, "gotel");
+  res.set(http::field::content_type, "application/json");
+  res.keep_alive(keep_alive);
+  res.body() = std::move(body);
+  res.prepare_payload();
+  return res;
+}
+
+namespace {
+
+class session : public std::enable_shared_from_this<session> {
+ public:
+  session(tcp::socket&& socket, const http_server_options& opts, const http_handler& handler)
+    : stream_(std::move(socket)), opts_(opts), handler_(handler) {
+    boost::system::error_code ec;
+    auto ep = stream_.socket().remote_endpoint(ec);
+    if (!ec)
+      remote_ = ep.address().to_string();
+  }
+
+  void start() {
+    asio::dispatch(stream_.get_executor(),
+                   beast::bind_front_handler(&session::read, shared_from_this()));
+  }
+
+ private:
+  void read() {
+    parser_.emplace();
+    parser_->body_limit(opts_.body_limit);
+    parser_->header_limit(opts_.header_limit);
+    stream_.expires_after(std::chrono::milliseconds(opts_.idle_timeout_ms));
+    http::async_read(stream_, buffer_, *parser_,
+                     beast::bind_front_handler(&session::on_read, shared_from_this()));
+  }
+
+  void on_read(beast::error_code ec, std::size_t) {
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout
+        || ec == asio::error::operation_aborted || ec == asio::error::connection_reset
+        || ec == asio::error::eof)
+      return close();
+    if (ec == http::error::body_limit) {
+      return fail(http::status::payload_too_large,
+                  "request body is larger than " + std::to_string(opts_.body_limit) + " bytes");
+    }
+    if (ec == http::error::header_limit)
+      return fail(http::status::request_header_fields_too_large, "request headers too large");
+    if (ec)
+      return fail(http::status::bad_request, "malformed HTTP request");
+    auto req = parser_->release();
+    auto self = shared_from_this();
+    auto version = req.version();
+    auto keep_alive = req.keep_alive();
+    handler_(std::move(req), remote_, [self, version, keep_alive](http_response&& res) {
+      res.version(version);
+      if (!keep_alive)
+        res.keep_alive(false);
+      asio::post(self->stream_.get_executor(),
+                 [self, res = std::move(res)]() mutable { self->write(std::move(res)); });
+    });
+  }
+
+  /// Answers a request that could not be read, then closes the connection.
+  void fail(http::status status, std::string message) {
+    // Built by hand: the server does not depend on a JSON library.
+    std::string escaped;
+    for (char c : message) {
+      if (c == '"' || c == '\\')
+        escaped.push_back('\\');
+      escaped.push_back(c);
+    }
+    write(json_response(status, "{\"success\":false,\"message\":\"" + escaped + "\"}", 11,
+                        false));
+  }
+
+  void write(http_response&& res) {
+    auto sp = std::make_shared<http_response>(std::move(res));
+    stream_.expires_after(std::chrono::milliseconds(opts_.idle_timeout_ms));
+    http::async_write(stream_, *sp,
+                      [self = shared_from_this(), sp](beast::error_code ec, std::size_t) {
+                        if (ec || !sp->keep_alive())
+                          return self->close();
+                        self->read();
+                      });
+  }
+
+  void close() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.close();
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  const http_server_options& opts_;
+  const http_handler& handler_;
+  std::string remote_;
+};
+
+}  // namespace
+
+struct http_server::impl {
+  http_server_options opts;
+  http_handler handler;
+  asio::io_context ioc;
+  tcp::acceptor acceptor{ioc};
+  std::vector<std::thread> threads;
+  std::uint16_t port = 0;
+  bool running = false;
+
+  void accept() {
+    acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket s) {
+      if (ec == asio::error::operation_aborted)
+        return;
+      if (!ec) {
+        s.set_option(tcp::no_delay(true), ec);
+        std::make_shared<session>(std::move(s), opts, handler)->start();
+      }
+      accept();
+    });
+  }
+};
+
+http_server::http_server(http_server_options opts, http_handler handler)
+  : impl_(std::make_unique<impl>()) {
+  impl_->opts = std::move(opts);
+  impl_->handler = std::move(handler);
+}
+
+http_server::~http_server() {
+  stop();
+}
+
+std::string http_server::start() {
+  auto& d = *impl_;
+  beast::error_code ec;
+  auto addr = asio::ip::make_address(d.opts.host, ec);
+  if (ec)
+    return "invalid listen address " + d.opts.host;
+  tcp::endpoint ep{addr, d.opts.port};
+  d.acceptor.open(ep.protocol(), ec);
+  if (!ec)
+    d.acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec)
+    d.acceptor.bind(ep, ec);
+  if (!ec)
+    d.acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec)
+    return "cannot listen on " + d.opts.host + ":" + std::to_string(d.opts.port) + ": "
+           + ec.message();
+  d.port = d.acceptor.local_endpoint().port();
+  d.accept();
+  d.running = true;
+  for (std::size_t i = 0; i < std::max<std::size_t>(1, d.opts.threads); ++i)
+    d.threads.emplace_back([&d] { d.ioc.run(); });
+  return {};
+}
+
+std::uint16_t http_server::port() const {
+  return impl_->port;
+}
+
+void http_server::stop() {
+  auto& d = *impl_;
+  if (!d.running)
+    return;
+  d.running = false;
+  asio::post(d.ioc, [&d] {
+    beast::error_code ec;
+    d.acceptor.close(ec);
+  });
+  d.ioc.stop();
+  for (auto& t : d.threads)
+    t.join();
+  d.threads.clear();
+}
+
+}  // namespace gotel

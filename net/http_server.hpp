@@ -1,0 +1,56 @@
+#pragma once
+/// An asynchronous HTTP/1.1 server on Boost.Beast: keep-alive, body and header
+/// limits, idle timeouts. It knows nothing of GoTel; it hands each request to a
+/// handler together with a responder that may be called from any thread.
+
+#include <boost/beast/http.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace gotel {
+
+namespace http = boost::beast::http;
+using http_request = http::request<http::string_body>;
+using http_response = http::response<http::string_body>;
+
+/// Sends the response for one request. Thread-safe; call exactly once.
+using responder = std::function<void(http_response&&)>;
+
+using http_handler =
+  std::function<void(http_request&& req, const std::string& remote, responder respond)>;
+
+struct http_server_options {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 8080;         ///< 0 = pick an ephemeral port
+  std::size_t threads = 2;
+  std::uint64_t body_limit = 65536;  ///< larger bodies get 413
+  std::uint32_t header_limit = 16384;
+  std::uint32_t idle_timeout_ms = 60000;  ///< idle or slow clients are dropped
+};
+
+/// A JSON response with the right headers (every answer is application/json
+/// unless it is an HTML page).
+http_response json_response(http::status status, std::string body, unsigned version,
+                            bool keep_alive);
+
+class http_server {
+ public:
+  http_server(http_server_options opts, http_handler handler);
+  ~http_server();
+
+  /// Binds and starts the I/O threads; "" on success, else why not.
+  std::string start();
+  /// The bound port (after start()).
+  std::uint16_t port() const;
+  /// Stops accepting, closes connections, joins the threads. Idempotent.
+  void stop();
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace gotel

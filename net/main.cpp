@@ -1,0 +1,121 @@
+// gotel: the daemon. Reads the config (defaults < file < GOTEL_* env < flags),
+// starts the node (restoring every reservation) and the HTTP API, and runs
+// until SIGINT or SIGTERM.
+
+#include "actors/node.hpp"
+#include "cluster-config/config.hpp"
+#include "net/api.hpp"
+#include "net/http_server.hpp"
+
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+
+extern char** environ;
+
+namespace {
+
+std::map<std::string, std::string> gotel_environment() {
+  std::map<std::string, std::string> out;
+  for (char** e = environ; e && *e; ++e) {
+    std::string entry{*e};
+    auto eq = entry.find('=');
+    if (eq != std::string::npos && entry.rfind("GOTEL_", 0) == 0)
+      out.emplace(entry.substr(0, eq), entry.substr(eq + 1));
+  }
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"GoTel: who monitors the monitors. Cron job check-in monitor."};
+  std::string config_file, listen, data_dir, port_file;
+  std::vector<std::string> sets;
+  bool print_config = false;
+  app.add_option("-c,--config", config_file, "TOML config file (also GOTEL_CONFIG)");
+  app.add_option("--listen", listen, "HTTP listen address host:port (server.listen)");
+  app.add_option("--data-dir", data_dir, "data directory (server.data_dir)");
+  app.add_option("--port-file", port_file, "write the bound HTTP port to this file");
+  app.add_option("--set", sets, "any setting: section.key=value (repeatable)");
+  app.add_flag("--print-config", print_config, "print the effective config and exit");
+  CLI11_PARSE(app, argc, argv);
+
+  gotel::config_sources sources;
+  sources.env = gotel_environment();
+  if (!config_file.empty())
+    sources.file = config_file;
+  else if (auto i = sources.env.find("GOTEL_CONFIG"); i != sources.env.end() && !i->second.empty())
+    sources.file = i->second;
+  if (!listen.empty())
+    sources.overrides.emplace_back("server.listen", listen);
+  if (!data_dir.empty())
+    sources.overrides.emplace_back("server.data_dir", data_dir);
+  if (!port_file.empty())
+    sources.overrides.emplace_back("server.port_file", port_file);
+  for (auto& s : sets) {
+    auto eq = s.find('=');
+    if (eq == std::string::npos) {
+      std::cerr << "gotel: --set expects section.key=value, got \"" << s << "\"\n";
+      return 2;
+    }
+    sources.overrides.emplace_back(s.substr(0, eq), s.substr(eq + 1));
+  }
+  auto loaded = gotel::load_config(sources);
+  if (!loaded.value) {
+    std::cerr << "gotel: configuration error: " << loaded.error << "\n";
+    return 2;
+  }
+  auto& cfg = *loaded.value;
+  if (print_config) {
+    std::cout << gotel::to_toml(cfg);
+    return 0;
+  }
+  spdlog::set_level(spdlog::level::from_str(cfg.log.level));
+
+  // Block the stop signals in every thread we start; main waits for them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  std::string error;
+  auto node = gotel::node::start(cfg, error);
+  if (!node) {
+    spdlog::critical("gotel: {}", error);
+    return 1;
+  }
+  auto hp = gotel::split_host_port(cfg.server.listen);
+  gotel::http_server_options opts;
+  opts.host = hp->first;
+  opts.port = hp->second;
+  opts.threads = cfg.server.io_threads > 0 ? static_cast<std::size_t>(cfg.server.io_threads)
+                                           : std::max(2u, std::thread::hardware_concurrency());
+  opts.body_limit = static_cast<std::uint64_t>(cfg.server.max_body_bytes);
+  gotel::api api{*node};
+  gotel::http_server server{opts, api.handler()};
+  if (auto err = server.start(); !err.empty()) {
+    spdlog::critical("gotel: {}", err);
+    return 1;
+  }
+  if (!cfg.server.port_file.empty()) {
+    auto tmp = cfg.server.port_file + ".tmp";
+    std::ofstream{tmp} << server.port() << "\n";
+    std::rename(tmp.c_str(), cfg.server.port_file.c_str());
+  }
+  spdlog::info("gotel {} listening on http://{}:{} (data in {})", cfg.server.node_id, opts.host,
+               server.port(), cfg.server.data_dir);
+
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  spdlog::info("gotel: signal {}, shutting down", sig);
+  server.stop();
+  node->stop();
+  return 0;
+}

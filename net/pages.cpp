@@ -1,0 +1,93 @@
+#include "net/pages.hpp"
+
+#include "alerters/render.hpp"
+
+#include <algorithm>
+
+namespace gotel {
+
+std::string html_escape(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out.push_back(c);
+    }
+  }
+  return out;
+}
+
+namespace {
+
+constexpr std::string_view page_head = R"(<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>GoTel</title>
+<style>
+body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse}
+td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}
+th{background:#eee}.OK{background:#d6f5d6}.FAILING{background:#f8c8c8}.SNOOZED{background:#fff3bf}
+</style></head><body>
+<p><a href="/status">status</a> | <a href="/badguests">bad guests</a> | <a href="/nodes">nodes</a></p>
+)";
+
+constexpr std::string_view page_tail = "</body></html>\n";
+
+std::string cell(std::string_view text) {
+  return "<td>" + html_escape(text) + "</td>";
+}
+
+}  // namespace
+
+std::string status_page(const std::vector<reservation_record>& recs, unix_ms now,
+                        const schedule_policy& policy) {
+  std::string out{page_head};
+  out += "<h1>GoTel status</h1>\n<table>\n<tr><th>JobID</th><th>App</th><th>Component</th>"
+         "<th>Owner</th><th>Frequency</th><th>Time Units</th><th>Last Checkin</th>"
+         "<th>Time Since Last Checkin</th><th>Num Checkins</th><th>Status</th></tr>\n";
+  for (auto& rec : recs) {
+    bool late = rec.late_since_ms != 0 || is_late(rec, now, policy);
+    auto status = is_snoozed(rec, now) ? "SNOOZED" : late ? "FAILING" : "OK";
+    out += "<tr class=\"" + std::string{status} + "\">";
+    out += cell(std::to_string(rec.job_id)) + cell(rec.app) + cell(rec.component)
+           + cell(rec.owner) + cell(std::to_string(rec.frequency)) + cell(to_string(rec.unit))
+           + cell(rec.last_checkin_ms ? rfc1123(rec.last_checkin_ms) : "never")
+           + cell(rec.last_checkin_ms ? humanize_since(now - rec.last_checkin_ms) : "never")
+           + cell(std::to_string(rec.checkins)) + cell(status);
+    out += "</tr>\n";
+  }
+  out += "</table>\n";
+  out += page_tail;
+  return out;
+}
+
+std::string badguests_page(const std::vector<reservation_record>& recs) {
+  std::vector<const reservation_record*> bad;
+  for (auto& rec : recs)
+    if (rec.alerts > 0)
+      bad.push_back(&rec);
+  std::sort(bad.begin(), bad.end(), [](auto* a, auto* b) { return a->alerts > b->alerts; });
+  std::string out{page_head};
+  out += "<h1>Bad guests</h1>\n<table>\n<tr><th>App</th><th>Component</th><th>Alerts</th></tr>\n";
+  for (auto* rec : bad)
+    out += "<tr>" + cell(rec->app) + cell(rec->component) + cell(std::to_string(rec->alerts))
+           + "</tr>\n";
+  out += "</table>\n";
+  out += page_tail;
+  return out;
+}
+
+std::string nodes_page(const config& cfg) {
+  std::string out{page_head};
+  out += "<h1>Nodes</h1>\n<table>\n<tr><th>Node</th><th>Address</th><th>Role</th></tr>\n";
+  out += "<tr>" + cell(cfg.server.node_id) + cell(cfg.server.listen) + cell("coordinator")
+         + "</tr>\n";
+  out += "</table>\n";
+  out += page_tail;
+  return out;
+}
+
+}  // namespace gotel

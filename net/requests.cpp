@@ -1,0 +1,235 @@
+#include "net/requests.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cctype>
+#include <map>
+#include <optional>
+
+namespace gotel {
+
+namespace {
+
+using json = nlohmann::json;
+
+/// The body's top-level object with keys lower-cased (GoTel matched keys
+/// case-insensitively); or why the body is not one.
+using fields = std::map<std::string, json>;
+
+std::variant<fields, rejection> object_of(std::string_view body) {
+  auto first = body.find_first_not_of(" \t\r\n");
+  if (first == std::string_view::npos)
+    return rejection{400, "request body is empty; expected a JSON object"};
+  auto doc = json::parse(body.begin(), body.end(), nullptr, false);
+  if (doc.is_discarded())
+    return rejection{400, "request body is not valid JSON"};
+  if (!doc.is_object())
+    return rejection{400, std::string{"request body must be a JSON object, got "}
+                            + doc.type_name()};
+  fields out;
+  for (auto& [key, value] : doc.items()) {
+    std::string lower;
+    lower.reserve(key.size());
+    for (unsigned char c : key)
+      lower.push_back(static_cast<char>(std::tolower(c)));
+    out[lower] = value;
+  }
+  return out;
+}
+
+bool has_control_chars(const std::string& s) {
+  for (unsigned char c : s)
+    if (c < 0x20 || c == 0x7f)
+      return true;
+  return false;
+}
+
+/// A string field: nullopt + rejection set when present with the wrong type or too long.
+std::optional<std::string> text(const fields& f, const std::string& name, std::size_t limit,
+                                rejection& err) {
+  auto i = f.find(name);
+  if (i == f.end() || i->second.is_null())
+    return std::string{};
+  if (!i->second.is_string()) {
+    err = {400, name + " must be a string"};
+    return std::nullopt;
+  }
+  auto value = i->second.get<std::string>();
+  if (value.size() > limit) {
+    err = {413, name + " is longer than " + std::to_string(limit) + " bytes"};
+    return std::nullopt;
+  }
+  return value;
+}
+
+/// A name (app, component): required, not blank, no control characters.
+std::optional<std::string> name(const fields& f, const std::string& key,
+                                const field_limits& lim, rejection& err) {
+  auto value = text(f, key, lim.max_field_bytes, err);
+  if (!value)
+    return std::nullopt;
+  if (value->find_first_not_of(' ') == std::string::npos) {
+    err = {400, key + " is required and must not be empty"};
+    return std::nullopt;
+  }
+  if (has_control_chars(*value)) {
+    err = {400, key + " must not contain control characters"};
+    return std::nullopt;
+  }
+  return value;
+}
+
+/// A whole number field (JSON integer, or a float with no fraction).
+std::optional<std::int64_t> integer(const fields& f, const std::string& key, rejection& err) {
+  auto i = f.find(key);
+  if (i == f.end() || i->second.is_null()) {
+    err = {400, key + " is required"};
+    return std::nullopt;
+  }
+  auto& v = i->second;
+  if (v.is_number_integer()) {
+    if (v.is_number_unsigned() && v.get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX)) {
+      err = {400, key + " is too large"};
+      return std::nullopt;
+    }
+    return v.get<std::int64_t>();
+  }
+  if (v.is_number_float()) {
+    auto d = v.get<double>();
+    if (d == static_cast<double>(static_cast<std::int64_t>(d)) && d > -1e15 && d < 1e15)
+      return static_cast<std::int64_t>(d);
+  }
+  err = {400, key + " must be a whole number"};
+  return std::nullopt;
+}
+
+std::optional<time_unit> unit(const fields& f, const field_limits& lim, rejection& err) {
+  auto value = text(f, "time_units", lim.max_field_bytes, err);
+  if (!value)
+    return std::nullopt;
+  if (value->empty()) {
+    err = {400, "time_units is required: seconds, minutes, hours or days"};
+    return std::nullopt;
+  }
+  auto u = parse_time_unit(*value);
+  if (!u)
+    err = {400, "time_units must be seconds, minutes, hours or days, got \"" + *value + "\""};
+  return u;
+}
+
+/// frequency x unit as milliseconds, checked to be >= 1 s and within bounds.
+std::optional<std::int64_t> period(std::int64_t amount, time_unit u, const std::string& key,
+                                   rejection& err) {
+  if (amount < 1) {
+    err = {400, key + " must be at least 1"};
+    return std::nullopt;
+  }
+  if (amount > max_period_ms / unit_ms(u)) {
+    err = {400, key + " is too long (at most ten years)"};
+    return std::nullopt;
+  }
+  return amount * unit_ms(u);
+}
+
+template <class T, class F>
+parse_result<T> with_object(std::string_view body, F&& f) {
+  auto obj = object_of(body);
+  if (auto* r = std::get_if<rejection>(&obj))
+    return *r;
+  return f(std::get<fields>(obj));
+}
+
+}  // namespace
+
+parse_result<reserve_request> parse_reserve(std::string_view body, const field_limits& lim) {
+  return with_object<reserve_request>(body, [&](const fields& f) -> parse_result<reserve_request> {
+    rejection err;
+    reserve_request req;
+    auto app = name(f, "app", lim, err);
+    if (!app)
+      return err;
+    auto component = name(f, "component", lim, err);
+    if (!component)
+      return err;
+    auto frequency = integer(f, "frequency", err);
+    if (!frequency)
+      return err;
+    auto u = unit(f, lim, err);
+    if (!u)
+      return err;
+    if (!period(*frequency, *u, "frequency", err))
+      return err;
+    auto owner = text(f, "owner", lim.max_field_bytes, err);
+    if (!owner)
+      return err;
+    auto notify = text(f, "notify", lim.max_notes_bytes, err);
+    if (!notify)
+      return err;
+    auto alert_msg = text(f, "alert_msg", lim.max_notes_bytes, err);
+    if (!alert_msg)
+      return err;
+    req.app = std::move(*app);
+    req.component = std::move(*component);
+    req.frequency = *frequency;
+    req.unit = *u;
+    req.owner = std::move(*owner);
+    req.notify = std::move(*notify);
+    req.alert_msg = std::move(*alert_msg);
+    return req;
+  });
+}
+
+parse_result<checkin_request> parse_checkin(std::string_view body, const field_limits& lim) {
+  return with_object<checkin_request>(body, [&](const fields& f) -> parse_result<checkin_request> {
+    rejection err;
+    auto app = name(f, "app", lim, err);
+    if (!app)
+      return err;
+    auto component = name(f, "component", lim, err);
+    if (!component)
+      return err;
+    auto notes = text(f, "notes", lim.max_notes_bytes, err);
+    if (!notes)
+      return err;
+    return checkin_request{std::move(*app), std::move(*component), std::move(*notes), {}};
+  });
+}
+
+parse_result<snooze_request> parse_snooze(std::string_view body, const field_limits& lim) {
+  return with_object<snooze_request>(body, [&](const fields& f) -> parse_result<snooze_request> {
+    rejection err;
+    auto app = name(f, "app", lim, err);
+    if (!app)
+      return err;
+    auto component = name(f, "component", lim, err);
+    if (!component)
+      return err;
+    auto duration = integer(f, "duration", err);
+    if (!duration)
+      return err;
+    auto u = unit(f, lim, err);
+    if (!u)
+      return err;
+    if (*duration < 1)
+      return rejection{400, "duration must be greater than 0"};
+    auto ms = period(*duration, *u, "duration", err);
+    if (!ms)
+      return err;
+    return snooze_request{std::move(*app), std::move(*component), *ms};
+  });
+}
+
+parse_result<key_request> parse_key(std::string_view body, const field_limits& lim) {
+  return with_object<key_request>(body, [&](const fields& f) -> parse_result<key_request> {
+    rejection err;
+    auto app = name(f, "app", lim, err);
+    if (!app)
+      return err;
+    auto component = name(f, "component", lim, err);
+    if (!component)
+      return err;
+    return key_request{std::move(*app), std::move(*component)};
+  });
+}
+
+}  // namespace gotel
