@@ -1,0 +1,469 @@
+// Tests alerters/dispatcher.*: outbox delivery, retry with backoff on virtual
+// time, expiry and resume, against a real RocksDB store.
+
+#include "alerters/dispatcher.hpp"
+
+#include "actors/messages.hpp"
+#include "storage/group_commit.hpp"
+#include "storage/store.hpp"
+#include "tests/caf_fixture.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <thread>
+
+namespace gotel {
+namespace {
+
+using namespace std::chrono_literals;
+
+/// A real channel (no mock framework): records every delivery, fails the first
+/// `failures` calls with `retryable`, then succeeds.
+class scripted_channel final : public alert_channel {
+ public:
+  scripted_channel(std::string name, int failures, bool retryable = true)
+    : name_(std::move(name)), failures_(failures), retryable_(retryable) {}
+
+  std::string_view name() const override { return name_; }
+
+  delivery_result deliver(const alert_intent& intent) override {
+    std::lock_guard<std::mutex> guard{mtx_};
+    seen_.push_back(intent);
+    if (static_cast<int>(seen_.size()) <= failures_)
+      return {false, retryable_, "scripted failure " + std::to_string(seen_.size())};
+    return {true, false, {}};
+  }
+
+  std::size_t calls() const {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return seen_.size();
+  }
+
+  std::vector<alert_intent> seen() const {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return seen_;
+  }
+
+ private:
+  std::string name_;
+  int failures_;
+  bool retryable_;
+  mutable std::mutex mtx_;
+  std::vector<alert_intent> seen_;
+};
+
+/// A temporary RocksDB directory, removed at the end.
+struct temp_store {
+  temp_store() {
+    char tmpl[] = "/tmp/gotel-dispatcher-XXXXXX";
+    dir = ::mkdtemp(tmpl);
+    open();
+  }
+  ~temp_store() {
+    committer.reset();
+    db.reset();
+    std::filesystem::remove_all(dir);
+  }
+  void open() {
+    storage::status st;
+    db = storage::store::open(storage::options{dir, true, 8}, st);
+    if (!db)
+      throw std::runtime_error("open failed: " + st.message);
+    committer = std::make_unique<storage::group_committer>(*db, true, /*inline_mode=*/true);
+  }
+  /// Closes and reopens the database, as a restarted process would.
+  void reopen() {
+    committer.reset();
+    db.reset();
+    open();
+  }
+  std::vector<alert_intent> outbox() const {
+    std::vector<alert_intent> out;
+    auto st = db->for_each_intent([&out](alert_intent&& in) {
+      out.push_back(std::move(in));
+      return true;
+    });
+    EXPECT_TRUE(st.ok()) << st.message;
+    return out;
+  }
+  std::vector<alert_log_entry> log() const {
+    storage::status st;
+    auto out = db->alert_log(100, st);
+    EXPECT_TRUE(st.ok()) << st.message;
+    return out;
+  }
+  /// Writes `in` to the outbox, as the reservation actor does before dispatching.
+  void enqueue(const alert_intent& in) {
+    storage::write_batch b;
+    b.put(in);
+    auto st = db->write(b, true);
+    ASSERT_TRUE(st.ok()) << st.message;
+  }
+
+  std::string dir;
+  std::unique_ptr<storage::store> db;
+  std::unique_ptr<storage::group_committer> committer;
+};
+
+class dispatcher_test : public ::testing::Test, public test::caf_fixture {
+ protected:
+  ~dispatcher_test() override {
+    if (dispatcher)
+      kill(dispatcher);
+  }
+
+  void spawn(std::vector<std::shared_ptr<alert_channel>> channels,
+             dispatcher_options opts = default_opts()) {
+    dispatcher_env env;
+    env.db = store.db.get();
+    env.committer = store.committer.get();
+    env.channels = std::move(channels);
+    env.wall_now = [this] { return wall; };
+    env.log_seq = &log_seq;
+    env.opts = opts;
+    dispatcher = spawn_dispatcher(sys, std::move(env));
+    run();
+  }
+
+  static dispatcher_options default_opts() {
+    dispatcher_options o;
+    o.retry_initial = 1000ms;
+    o.retry_max = 8000ms;
+    o.expire = 60000ms;
+    o.inline_delivery = true;
+    return o;
+  }
+
+  alert_intent intent(std::uint64_t id, std::string channel = "test") {
+    alert_intent in;
+    in.id = id;
+    in.job_id = 100 + id;
+    in.dedup_key = std::to_string(in.job_id) + ":1700000000000";
+    in.channel = std::move(channel);
+    in.app = "app" + std::to_string(id);
+    in.component = "comp";
+    in.owner = "owner@example.com";
+    in.message = "late";
+    in.deadline_ms = 1700000000000;
+    in.created_ms = wall;
+    return in;
+  }
+
+  void dispatch(std::vector<alert_intent> xs) {
+    for (auto& x : xs)
+      store.enqueue(x);
+    self->send(dispatcher, dispatch_atom::value, std::move(xs));
+    run();
+  }
+
+  /// Advances the injected wall clock and CAF's virtual clock together, then
+  /// lets the dispatcher handle whatever fell due.
+  void advance(std::chrono::milliseconds d) {
+    wall += d.count();
+    advance_time(d);
+    run();
+  }
+
+  dispatcher_stats stats() {
+    auto s = request<dispatcher_stats>(dispatcher, stats_atom::value);
+    return s.value_or(dispatcher_stats{});
+  }
+
+  temp_store store;
+  unix_ms wall = 1700000100000;
+  std::atomic<std::uint64_t> log_seq{0};
+  caf::actor dispatcher;
+};
+
+TEST_F(dispatcher_test, delivered_intent_leaves_the_outbox_and_is_logged) {
+  auto ch = std::make_shared<scripted_channel>("test", 0);
+  spawn({ch});
+  dispatch({intent(1)});
+  ASSERT_EQ(ch->calls(), 1u);
+  EXPECT_EQ(ch->seen()[0].dedup_key, "101:1700000000000");
+  EXPECT_TRUE(store.outbox().empty());
+  auto log = store.log();
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_EQ(log[0].outcome, "delivered");
+  EXPECT_EQ(log[0].job_id, 101u);
+  EXPECT_EQ(log[0].app, "app1");
+  EXPECT_EQ(log[0].channel, "test");
+  EXPECT_EQ(log[0].dedup_key, "101:1700000000000");
+  EXPECT_EQ(log[0].at_ms, wall);
+  EXPECT_EQ(log_seq.load(), 1u);
+  auto s = stats();
+  EXPECT_EQ(s.delivered, 1u);
+  EXPECT_EQ(s.pending, 0u);
+  EXPECT_EQ(s.failed_attempts, 0u);
+  EXPECT_FALSE(has_pending_timeout());
+}
+
+TEST_F(dispatcher_test, failure_is_retried_after_backoff_not_before) {
+  auto ch = std::make_shared<scripted_channel>("test", 2);
+  spawn({ch});
+  dispatch({intent(7)});
+  ASSERT_EQ(ch->calls(), 1u);
+  // Persisted between attempts, with the attempt count and the error.
+  auto outbox = store.outbox();
+  ASSERT_EQ(outbox.size(), 1u);
+  EXPECT_EQ(outbox[0].attempts, 1u);
+  EXPECT_EQ(outbox[0].last_error, "scripted failure 1");
+  auto first_wait = outbox[0].next_attempt_ms - wall;
+  EXPECT_GE(first_wait, 800);  // 1 s +-20%
+  EXPECT_LE(first_wait, 1200);
+  EXPECT_EQ(stats().pending, 1u);
+
+  advance(790ms);
+  EXPECT_EQ(ch->calls(), 1u) << "retried before the backoff";
+  advance(420ms);  // 1.21 s in total
+  ASSERT_EQ(ch->calls(), 2u);
+  outbox = store.outbox();
+  ASSERT_EQ(outbox.size(), 1u);
+  EXPECT_EQ(outbox[0].attempts, 2u);
+  EXPECT_EQ(outbox[0].last_error, "scripted failure 2");
+  auto second_wait = outbox[0].next_attempt_ms - wall;
+  EXPECT_GE(second_wait, 1600);  // doubled: 2 s +-20%
+  EXPECT_LE(second_wait, 2400);
+
+  advance(1590ms);
+  EXPECT_EQ(ch->calls(), 2u);
+  advance(820ms);
+  ASSERT_EQ(ch->calls(), 3u);
+  EXPECT_TRUE(store.outbox().empty());
+  auto log = store.log();
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_EQ(log[0].outcome, "delivered");
+  auto s = stats();
+  EXPECT_EQ(s.delivered, 1u);
+  EXPECT_EQ(s.failed_attempts, 2u);
+  EXPECT_EQ(s.pending, 0u);
+}
+
+TEST_F(dispatcher_test, backoff_is_capped_at_retry_max) {
+  auto ch = std::make_shared<scripted_channel>("test", 100);
+  auto opts = default_opts();
+  opts.expire = 3600000ms;
+  spawn({ch}, opts);
+  dispatch({intent(3)});
+  for (int i = 0; i < 8; ++i)
+    trigger_timeouts(), run();
+  auto outbox = store.outbox();
+  ASSERT_EQ(outbox.size(), 1u);
+  EXPECT_EQ(outbox[0].attempts, 9u);
+  // The wall clock stood still, so next_attempt - wall is the last backoff.
+  auto wait = outbox[0].next_attempt_ms - wall;
+  EXPECT_GE(wait, 6400);  // retry_max 8 s -20%
+  EXPECT_LE(wait, 9600);
+}
+
+TEST_F(dispatcher_test, not_retryable_failure_expires_at_once) {
+  auto ch = std::make_shared<scripted_channel>("test", 1, /*retryable=*/false);
+  spawn({ch});
+  dispatch({intent(2)});
+  EXPECT_EQ(ch->calls(), 1u);
+  EXPECT_TRUE(store.outbox().empty());
+  auto log = store.log();
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_EQ(log[0].outcome, "expired");
+  EXPECT_EQ(stats().expired, 1u);
+  EXPECT_FALSE(has_pending_timeout());
+}
+
+TEST_F(dispatcher_test, gives_up_after_expire) {
+  auto ch = std::make_shared<scripted_channel>("test", 1000);
+  auto opts = default_opts();
+  opts.expire = 5000ms;
+  spawn({ch}, opts);
+  dispatch({intent(4)});
+  // Attempts near 0 s, 1 s, 3 s and 7 s; the one at 7 s is past 5 s and expires.
+  for (int i = 0; i < 100 && !store.outbox().empty(); ++i)
+    advance(100ms);
+  EXPECT_TRUE(store.outbox().empty());
+  EXPECT_EQ(ch->calls(), 4u);
+  auto log = store.log();
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_EQ(log[0].outcome, "expired");
+  auto s = stats();
+  EXPECT_EQ(s.expired, 1u);
+  EXPECT_EQ(s.failed_attempts, 4u);
+  EXPECT_EQ(s.pending, 0u);
+  advance(60000ms);
+  EXPECT_EQ(ch->calls(), 4u);  // no stray retries
+}
+
+TEST_F(dispatcher_test, unknown_channel_expires) {
+  auto ch = std::make_shared<scripted_channel>("test", 0);
+  spawn({ch});
+  dispatch({intent(5, "pagerduty")});
+  EXPECT_EQ(ch->calls(), 0u);
+  EXPECT_TRUE(store.outbox().empty());
+  auto log = store.log();
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_EQ(log[0].outcome, "expired");
+  EXPECT_EQ(log[0].channel, "pagerduty");
+}
+
+TEST_F(dispatcher_test, duplicate_dispatch_delivers_once) {
+  auto ch = std::make_shared<scripted_channel>("test", 1);
+  spawn({ch});
+  auto in = intent(6);
+  dispatch({in});
+  dispatch({in, in});  // while the first one waits for its retry
+  EXPECT_EQ(ch->calls(), 1u);
+  advance(1300ms);
+  EXPECT_EQ(ch->calls(), 2u);
+  advance(60000ms);
+  EXPECT_EQ(ch->calls(), 2u);
+  EXPECT_EQ(store.log().size(), 1u);
+}
+
+TEST_F(dispatcher_test, routes_by_channel_name) {
+  auto a = std::make_shared<scripted_channel>("a", 0);
+  auto b = std::make_shared<scripted_channel>("b", 0);
+  spawn({a, b});
+  dispatch({intent(1, "a"), intent(2, "b"), intent(3, "b")});
+  EXPECT_EQ(a->calls(), 1u);
+  EXPECT_EQ(b->calls(), 2u);
+  auto log = store.log();  // newest first, sequence numbers 3, 2, 1
+  ASSERT_EQ(log.size(), 3u);
+  EXPECT_EQ(log[0].job_id, 103u);
+  EXPECT_EQ(log[2].job_id, 101u);
+}
+
+TEST_F(dispatcher_test, resume_loads_pending_intents_after_restart) {
+  // A previous process left three intents: one due now, one with a retry
+  // scheduled 5 s from now, one for a channel that no longer exists.
+  auto due = intent(10);
+  due.attempts = 3;
+  auto later = intent(11);
+  later.attempts = 1;
+  later.next_attempt_ms = wall + 5000;
+  auto orphan = intent(12, "gone");
+  store.enqueue(due);
+  store.enqueue(later);
+  store.enqueue(orphan);
+  store.reopen();
+
+  auto ch = std::make_shared<scripted_channel>("test", 0);
+  spawn({ch});
+  EXPECT_EQ(ch->calls(), 0u);  // nothing happens before resume
+  self->send(dispatcher, resume_atom::value);
+  run();
+  ASSERT_EQ(ch->calls(), 1u);
+  EXPECT_EQ(ch->seen()[0].id, 10u);
+  EXPECT_EQ(ch->seen()[0].attempts, 3u);
+  auto outbox = store.outbox();
+  ASSERT_EQ(outbox.size(), 1u);
+  EXPECT_EQ(outbox[0].id, 11u);
+
+  advance(4900ms);
+  EXPECT_EQ(ch->calls(), 1u);
+  advance(200ms);
+  ASSERT_EQ(ch->calls(), 2u);
+  EXPECT_EQ(ch->seen()[1].id, 11u);
+  EXPECT_TRUE(store.outbox().empty());
+  auto log = store.log();
+  ASSERT_EQ(log.size(), 3u);
+  std::map<std::uint64_t, std::string> outcome;
+  for (auto& e : log)
+    outcome[e.job_id] = e.outcome;
+  EXPECT_EQ(outcome[110], "delivered");
+  EXPECT_EQ(outcome[111], "delivered");
+  EXPECT_EQ(outcome[112], "expired");
+  auto s = stats();
+  EXPECT_EQ(s.delivered, 2u);
+  EXPECT_EQ(s.expired, 1u);
+
+  // A second resume finds nothing new.
+  self->send(dispatcher, resume_atom::value);
+  run();
+  EXPECT_EQ(ch->calls(), 2u);
+}
+
+// The production path: deliveries on the dispatcher's pool threads, results
+// sent back as messages. Needs a real (threaded) actor system, so it waits for
+// the outcome with a bounded poll instead of virtual time.
+
+/// Blocks each delivery briefly and records the most deliveries of one intent
+/// that ever ran at the same time.
+class slow_channel final : public alert_channel {
+ public:
+  explicit slow_channel(int failures) : failures_(failures) {}
+  std::string_view name() const override { return "slow"; }
+  delivery_result deliver(const alert_intent& intent) override {
+    int now_running = ++running_[intent.id % 8];
+    int seen = max_same_.load();
+    while (now_running > seen && !max_same_.compare_exchange_weak(seen, now_running)) {
+    }
+    std::this_thread::sleep_for(5ms);  // a slow receiver, not a wait for a deadline
+    --running_[intent.id % 8];
+    if (calls_.fetch_add(1) < failures_)
+      return {false, true, "slow failure"};
+    return {true, false, {}};
+  }
+  int max_same() const { return max_same_.load(); }
+  int calls() const { return calls_.load(); }
+
+ private:
+  int failures_;
+  std::atomic<int> running_[8] = {};
+  std::atomic<int> max_same_{0};
+  std::atomic<int> calls_{0};
+};
+
+TEST(dispatcher_pool, delivers_on_pool_threads) {
+  temp_store store;
+  caf::actor_system_config cfg;
+  cfg.set("scheduler.policy", caf::atom("sharing"));
+  cfg.set("logger.console", caf::atom("none"));
+  caf::actor_system sys{cfg};
+  std::atomic<std::uint64_t> log_seq{0};
+  auto ch = std::make_shared<slow_channel>(3);
+  dispatcher_env env;
+  env.db = store.db.get();
+  env.committer = store.committer.get();
+  env.channels = {ch};
+  env.wall_now = [] { return unix_ms{1700000000000}; };
+  env.log_seq = &log_seq;
+  env.opts.retry_initial = 1ms;
+  env.opts.retry_max = 5ms;
+  env.opts.pool_threads = 3;
+  auto d = spawn_dispatcher(sys, std::move(env));
+  std::vector<alert_intent> xs;
+  for (std::uint64_t id = 1; id <= 6; ++id) {
+    alert_intent in;
+    in.id = id;
+    in.channel = "slow";
+    in.created_ms = 1700000000000;
+    store.enqueue(in);
+    xs.push_back(in);
+  }
+  caf::scoped_actor self{sys};
+  self->send(d, dispatch_atom::value, xs);
+  self->send(d, dispatch_atom::value, xs);  // duplicates must not run twice
+  dispatcher_stats s;
+  for (int i = 0; i < 500; ++i) {
+    self->request(d, 1s, stats_atom::value)
+      .receive([&](dispatcher_stats& x) { s = x; }, [](caf::error&) {});
+    if (s.delivered == 6)
+      break;
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_EQ(s.delivered, 6u);
+  EXPECT_EQ(s.failed_attempts, 3u);
+  EXPECT_EQ(s.pending, 0u);
+  EXPECT_EQ(ch->calls(), 9);
+  EXPECT_EQ(ch->max_same(), 1);
+  EXPECT_TRUE(store.outbox().empty());
+  EXPECT_EQ(store.log().size(), 6u);
+  self->send_exit(d, caf::exit_reason::kill);
+}
+
+}  // namespace
+}  // namespace gotel
