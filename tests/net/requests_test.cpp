@@ -1,0 +1,80 @@
+// Tests net/requests.*: what the API accepts and how it says what is wrong.
+
+#include "net/requests.hpp"
+
+#include <gtest/gtest.h>
+
+namespace gotel {
+namespace {
+
+field_limits lim{16, 64};
+
+template <class T>
+std::string rejected(const parse_result<T>& r, int status = 400) {
+  auto* rej = std::get_if<rejection>(&r);
+  if (!rej)
+    return "<accepted>";
+  EXPECT_EQ(rej->status, status) << rej->message;
+  return rej->message;
+}
+
+TEST(requests, reserve_accepts_gotel_bodies_with_any_key_case) {
+  auto r = parse_reserve(R"({"APP":"a","Component":"c","frequency":5,"time_units":"Minutes",
+                             "notify":"x@y","owner":"o","alert_msg":"m","extra":[1]})", lim);
+  auto* req = std::get_if<reserve_request>(&r);
+  ASSERT_TRUE(req);
+  EXPECT_EQ(req->app, "a");
+  EXPECT_EQ(req->component, "c");
+  EXPECT_EQ(req->frequency, 5);
+  EXPECT_EQ(req->unit, time_unit::minutes);
+  EXPECT_EQ(req->notify, "x@y");
+  EXPECT_EQ(req->alert_msg, "m");
+}
+
+TEST(requests, bodies_that_are_not_objects_say_so) {
+  EXPECT_EQ(rejected(parse_checkin("", lim)), "request body is empty; expected a JSON object");
+  EXPECT_EQ(rejected(parse_checkin("{", lim)), "request body is not valid JSON");
+  EXPECT_EQ(rejected(parse_checkin("null", lim)),
+            "request body must be a JSON object, got null");
+  EXPECT_EQ(rejected(parse_checkin("[1]", lim)),
+            "request body must be a JSON object, got array");
+}
+
+TEST(requests, fields_are_checked_for_presence_type_and_size) {
+  EXPECT_EQ(rejected(parse_checkin(R"({"component":"c"})", lim)),
+            "app is required and must not be empty");
+  EXPECT_EQ(rejected(parse_checkin(R"({"app":"  ","component":"c"})", lim)),
+            "app is required and must not be empty");
+  EXPECT_EQ(rejected(parse_checkin(R"({"app":5,"component":"c"})", lim)), "app must be a string");
+  EXPECT_EQ(rejected(parse_checkin(R"({"app":"a\u0001","component":"c"})", lim)),
+            "app must not contain control characters");
+  EXPECT_EQ(rejected(parse_checkin(R"({"app":"aaaaaaaaaaaaaaaaaaaa","component":"c"})", lim), 413),
+            "app is longer than 16 bytes");
+  EXPECT_EQ(rejected(parse_reserve(R"({"app":"a","component":"c","frequency":"5",
+                                       "time_units":"minutes"})", lim)),
+            "frequency must be a whole number");
+  EXPECT_EQ(rejected(parse_reserve(R"({"app":"a","component":"c","frequency":0,
+                                       "time_units":"minutes"})", lim)),
+            "frequency must be at least 1");
+  EXPECT_EQ(rejected(parse_reserve(R"({"app":"a","component":"c","frequency":1,
+                                       "time_units":"weeks"})", lim)),
+            "time_units must be seconds, minutes, hours or days, got \"weeks\"");
+  EXPECT_EQ(rejected(parse_reserve(R"({"app":"a","component":"c","frequency":99999999999,
+                                       "time_units":"days"})", lim)),
+            "frequency is too long (at most ten years)");
+}
+
+TEST(requests, snooze_duration_must_be_positive) {
+  EXPECT_EQ(rejected(parse_snooze(R"({"app":"a","component":"c","duration":0,
+                                      "time_units":"hours"})", lim)),
+            "duration must be greater than 0");
+  EXPECT_EQ(rejected(parse_snooze(R"({"app":"a","component":"c","duration":-3,
+                                      "time_units":"hours"})", lim)),
+            "duration must be greater than 0");
+  auto ok = parse_snooze(R"({"app":"a","component":"c","duration":2,"time_units":"hours"})", lim);
+  ASSERT_TRUE(std::holds_alternative<snooze_request>(ok));
+  EXPECT_EQ(std::get<snooze_request>(ok).duration_ms, 2 * 3600'000);
+}
+
+}  // namespace
+}  // namespace gotel
