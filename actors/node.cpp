@@ -17,7 +17,8 @@ unix_ms system_wall_now() {
 }
 
 std::unique_ptr<node> node::start(const config& cfg, std::string& error,
-                                  std::function<unix_ms()> wall_now) {
+                                  std::function<unix_ms()> wall_now,
+                                  std::vector<std::shared_ptr<alert_channel>> extra_channels) {
   std::unique_ptr<node> n{new node};
   n->cfg_ = cfg;
   auto& ctx = n->ctx_;
@@ -82,6 +83,8 @@ std::unique_ptr<node> node::start(const config& cfg, std::string& error,
   if (!cfg.alerts.webhook_url.empty())
     env.channels.push_back(make_webhook_channel(
       cfg.alerts.webhook_url, std::chrono::milliseconds{cfg.alerts.webhook_timeout_ms}));
+  for (auto& ch : extra_channels)
+    env.channels.push_back(std::move(ch));
   for (auto& ch : env.channels)
     ctx.channels.emplace_back(ch->name());
   ctx.dispatcher = spawn_dispatcher(sys, std::move(env));

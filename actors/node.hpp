@@ -5,6 +5,7 @@
 
 #include "actors/context.hpp"
 #include "actors/coordinator.hpp"
+#include "alerters/channel.hpp"
 #include "cluster-config/config.hpp"
 
 #include <caf/all.hpp>
@@ -12,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace gotel {
 
@@ -20,8 +22,11 @@ class node {
   /// Opens storage, starts the actors and restores every reservation, re-arming
   /// its deadline (those that passed while the node was down alert at once).
   /// nullptr and `error` set on failure. `wall_now` defaults to the system clock.
-  static std::unique_ptr<node> start(const config& cfg, std::string& error,
-                                     std::function<unix_ms()> wall_now = {});
+  /// `extra_channels` are alerters added to the configured ones (benchmarks use
+  /// a recording channel to measure deadline lateness).
+  static std::unique_ptr<node> start(
+    const config& cfg, std::string& error, std::function<unix_ms()> wall_now = {},
+    std::vector<std::shared_ptr<alert_channel>> extra_channels = {});
   ~node();
 
   node(const node&) = delete;

@@ -1,0 +1,203 @@
+#!/usr/bin/python3
+"""Turns the scenario results of benchmarks/run (one JSON object a line) into
+benchmarks/results/<date>-<host>.json and .md, each figure beside its target
+from issue 5 with pass/fail. Standard library only."""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import socket
+
+GIB = 1024 ** 3
+MIB = 1024 ** 2
+
+
+def load(path):
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--mode", required=True)
+    ap.add_argument("--results", required=True)
+    ap.add_argument("--json", required=True)
+    ap.add_argument("--md", required=True)
+    ap.add_argument("--command", required=True)
+    ap.add_argument("--seconds", type=int, default=0)
+    a = ap.parse_args()
+    steps = load(a.results)
+
+    def find(step, **match):
+        for s in steps:
+            if s.get("step") == step and all(s.get(k) == v for k, v in match.items()):
+                return s
+        return None
+
+    rows = []  # (scenario, figure, value, target, result)
+
+    def row(scenario, figure, value, target="", result=""):
+        rows.append({"scenario": scenario, "figure": figure, "value": value,
+                     "target": target, "result": result})
+
+    def verdict(ok):
+        return "pass" if ok else "FAIL"
+
+    # 1. memory and start-up
+    creates = [s for s in steps if s.get("step") == "memory"]
+    restarts = {s.get("restored"): s for s in steps if s.get("step") == "restart"}
+    bpr_largest = None
+    for c in creates:
+        n = c.get("count")
+        label = f"{n:,} reservations"
+        if "skipped" in c:
+            row("1. memory", f"RSS at {label}",
+                f"skipped: {c['skipped']} (projected {c['projected_bytes'] / GIB:.1f} GiB, "
+                f"available {c['available_bytes'] / GIB:.1f} GiB)")
+            continue
+        if "error" in c:
+            row("1. memory", f"RSS at {label}", "broken: " + c["error"], "", "broken")
+            continue
+        rss = c["rss_bytes"]
+        bpr_largest = c["bytes_per_reservation"]
+        target, result = "", ""
+        if n == 1_000_000:
+            target, result = "<= 1 GiB", verdict(rss <= GIB)
+        elif n == 5_000_000:
+            target, result = "fits comfortably in 24 GiB", verdict(rss <= 24 * GIB)
+        row("1. memory", f"RSS at {label} (in-process)",
+            f"{rss / MIB:,.0f} MiB ({c['bytes_per_reservation']:,.0f} B per reservation)",
+            target, result)
+        row("1. memory", f"create {label} in-process",
+            f"{c['create_s']:.2f} s ({c['create_per_s']:,.0f}/s)")
+        r = restarts.get(n)
+        if r:
+            target, result = "", ""
+            if n == 1_000_000:
+                target, result = "<= 5 s", verdict(r["serving_s"] <= 5 and r["served"])
+            row("1. restart", f"restore {label} from RocksDB, re-arm every deadline, serve",
+                f"{r['serving_s']:.2f} s (restore {r['start_s']:.2f} s, re-armed "
+                f"{r['rearmed_s']:.2f} s; RSS {r['rss_bytes'] / MIB:,.0f} MiB)",
+                target, result)
+    sizes = [c.get("count") for c in creates if "rss_bytes" in c]
+    if 1_000_000 not in sizes and bpr_largest is not None:
+        est = bpr_largest * 1_000_000
+        row("1. memory", "RSS at 1M reservations (extrapolated from the largest size run)",
+            f"~{est / MIB:,.0f} MiB + base", "<= 1 GiB", "n/a (not measured)")
+    if 5_000_000 not in sizes and bpr_largest is not None:
+        est = bpr_largest * 5_000_000
+        row("1. memory", "RSS at 5M reservations (extrapolated from the largest size run)",
+            f"~{est / GIB:,.1f} GiB + base", "fits comfortably in 24 GiB", "n/a (not measured)")
+
+    for label in ("synced", "unsynced"):
+        r = find("api-reserve-" + label)
+        if r and "error" not in r:
+            row("1. memory", f"create reservations through the API ({label})",
+                f"{r['requests']:,} in {r['seconds']:.2f} s ({r['rps']:,.0f}/s, "
+                f"{r['errors']} errors)")
+
+    # 2. HTTP checkins vs nginx
+    g = find("http-checkin-synced")
+    ng = find("http-nginx")
+    if g and "error" not in g:
+        row("2. HTTP", f"durable checkins/s, {g['connections']} connections",
+            f"{g['rps']:,.0f}/s ({g['errors']} errors)")
+        row("2. HTTP", "checkin latency p50 / p99 / p999",
+            f"{g['p50_ms']:.2f} / {g['p99_ms']:.2f} / {g['p999_ms']:.2f} ms",
+            "p99 <= 10 ms", verdict(g["p99_ms"] <= 10))
+    if ng and "error" not in ng:
+        row("2. HTTP", "nginx static file (the ceiling), same client",
+            f"{ng['rps']:,.0f} req/s, p99 {ng['p99_ms']:.2f} ms")
+    if g and ng and "error" not in g and "error" not in ng and ng["rps"] > 0:
+        ratio = g["rps"] / ng["rps"]
+        row("2. HTTP", "GoTel durable checkins / nginx ceiling", f"{ratio:.0%}", ">= 50%",
+            verdict(ratio >= 0.5))
+
+    # 3. in-process
+    for step, label in (("inproc", "synced group commit"), ("inproc-unsynced", "unsynced")):
+        r = find(step)
+        if r and "error" not in r:
+            row("3. in-process", f"checkins/s through reservation actors ({label})",
+                f"{r['checkins_per_s']:,.0f}/s ({r['clients']} clients x {r['window']} "
+                f"outstanding, {r['reservations']:,} reservations)")
+
+    # 4. deadlines
+    d = find("deadlines")
+    if d and "error" not in d:
+        n = d["count"]
+        at_scale = n >= 1_000_000
+        row("4. deadlines", f"detection lateness at {n:,} live reservations (p50 / p99 / max)",
+            f"{d['detect_p50_ms']} / {d['detect_p99_ms']} / {d['detect_max_ms']} ms "
+            f"({d['alerts']:,} alerts)",
+            "p99 <= 100 ms at 1M",
+            verdict(d["detect_p99_ms"] <= 100) if at_scale
+            else f"{verdict(d['detect_p99_ms'] <= 100)} (at {n:,}, not 1M)")
+        row("4. deadlines", "due -> intent persisted and at the channel (p50 / p99 / max)",
+            f"{d['persisted_p50_ms']} / {d['persisted_p99_ms']} / {d['persisted_max_ms']} ms")
+    s = find("storm")
+    if s and "error" not in s:
+        n = s["count"]
+        at_scale = n >= 1_000_000
+        ok = s["persisted_max_ms"] <= 2000 and s["alerts"] == n
+        row("4. storm", f"{n:,} deadlines in one second: every one detected and persisted "
+            "within (max per deadline)",
+            f"{s['persisted_max_ms']:,} ms (detected within {s['detect_max_ms']:,} ms; "
+            f"all persisted {s['all_persisted_after_last_due_ms']:,} ms after the last was due; "
+            f"{s['alerts']:,} alerts)",
+            "<= 2 s at 1M", verdict(ok) if at_scale else f"{verdict(ok)} (at {n:,}, not 1M)")
+
+    # 5. durability
+    gu = find("http-checkin-unsynced")
+    if g and gu and "error" not in g and "error" not in gu:
+        row("5. durability", "HTTP checkins/s synced vs unsynced",
+            f"{g['rps']:,.0f} vs {gu['rps']:,.0f} (synced = {g['rps'] / max(gu['rps'], 1):.0%})")
+    ip, iu = find("inproc"), find("inproc-unsynced")
+    if ip and iu and "error" not in ip and "error" not in iu:
+        row("5. durability", "in-process checkins/s synced vs unsynced",
+            f"{ip['checkins_per_s']:,.0f} vs {iu['checkins_per_s']:,.0f} "
+            f"(synced = {ip['checkins_per_s'] / max(iu['checkins_per_s'], 1):.0%})")
+
+    # 6. failover
+    f = find("failover")
+    if f:
+        row("6. failover", "kill -9 of the coordinator -> first alert from the new one",
+            "skipped: " + f.get("skipped", "?"), "<= failure timeout + 1 s", "n/a")
+
+    broken = [s for s in steps if "error" in s]
+    for b in broken:
+        row("broken", b["step"], b["error"], "", "broken")
+
+    host = socket.gethostname()
+    meta = {
+        "date": datetime.datetime.now().isoformat(timespec="seconds"),
+        "host": host,
+        "mode": a.mode,
+        "command": a.command,
+        "cores": os.cpu_count(),
+        "kernel": platform.release(),
+        "mem_total_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / GIB, 1),
+        "wall_seconds": a.seconds,
+    }
+    with open(a.json, "w") as out:
+        json.dump({"meta": meta, "figures": rows, "raw": steps}, out, indent=1)
+        out.write("\n")
+
+    lines = [
+        f"GoTel benchmarks, `{a.command}` ({a.mode} mode) on {host}, {meta['date']}: "
+        f"{meta['cores']} cores, {meta['mem_total_gib']} GiB; loads and server share the cores, "
+        f"and other work on the machine adds noise. Took {a.seconds} s.",
+        "",
+        "| scenario | figure | measured | target | result |",
+        "|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(f"| {r['scenario']} | {r['figure']} | {r['value']} | {r['target']} | "
+                     f"{r['result']} |")
+    with open(a.md, "w") as out:
+        out.write("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
