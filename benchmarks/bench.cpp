@@ -5,7 +5,8 @@
 //   gotel_bench create    --data-dir D --count N     memory per reservation, create rate
 //   gotel_bench restart   --data-dir D               restore + re-arm time, RSS
 //   gotel_bench inproc    --data-dir D --reservations K --duration S [--sync true|false]
-//   gotel_bench deadlines --data-dir D --count N     lateness of N 1-2 s deadlines
+//   gotel_bench deadlines --data-dir D --count N     lateness of N deadlines spread over
+//                                                    max(5, N/100k) s, all N live
 //   gotel_bench storm     --data-dir D --count N     N deadlines due in the same second
 //
 // Requests go to the coordinator from a few client actors, each keeping
@@ -92,6 +93,11 @@ std::unique_ptr<node> start_node(const args& a,
     {"alerts.hours_between_alerts", "1000"},
     {"log.level", "warn"},
   };
+  // Alert-storm grouping (when the build has it) would fold most intents of a
+  // storm into one notice; the recording channel must see every intent.
+  auto names = setting_names();
+  if (std::find(names.begin(), names.end(), "alerts.storm_threshold") != names.end())
+    src.overrides.emplace_back("alerts.storm_threshold", "0");
   auto loaded = load_config(src);
   if (!loaded.value) {
     std::cerr << "gotel_bench: config: " << loaded.error << "\n";
@@ -411,75 +417,76 @@ json lateness_summary(std::vector<alert_sample>& s) {
   };
 }
 
-int cmd_deadlines(const args& a) {
-  auto count = a.num("count", 100000);
-  auto recorder = std::make_shared<recording_channel>();
-  auto n = start_node(a, recorder);
-  // Periods of 1 and 2 s; none ever checks in, so each misses exactly one deadline
-  // (no repeat within the run: alerts.hours_between_alerts = 1000).
-  auto spec = std::make_shared<drive_spec>();
-  spec->total = count;
-  spec->window = 4096;
-  spec->make_reserve = [](std::uint64_t i) {
-    return make_reserve(i, 1 + static_cast<std::int64_t>(i % 2), time_unit::seconds);
-  };
-  auto c = drive(*n, {spec}, "reserve (1-2 s periods)", count);
-  auto t0 = steady::now();
-  while (recorder->size() < count && seconds_since(t0) < 120) {
-    recorder->wait_for(count, std::chrono::seconds{1});
-    std::fprintf(stderr, "\r  alerts recorded: %zu / %llu   ", recorder->size(),
-                 static_cast<unsigned long long>(count));
-    std::fflush(stderr);
-  }
-  std::fprintf(stderr, "\r%70s\r", "");
-  auto samples = recorder->take();
-  n->stop();
-  n.reset();
-  json out = lateness_summary(samples);
-  out["scenario"] = "deadlines";
-  out["count"] = count;
-  out["reserve_errors"] = c.errors;
-  out["create_s"] = c.seconds;
-  out["alerts"] = samples.size();
-  std::cout << out.dump() << std::endl;
-  return samples.size() == count && c.errors == 0 ? 0 : 1;
-}
+/// Creates `count` reservations (period one day), then re-reserves each with a
+/// period in whole seconds that puts its deadline (created + period) into one of
+/// `spread_s` consecutive wall-clock seconds starting at a target far enough
+/// ahead that every deadline is armed before the first falls due. None checks
+/// in, so each misses exactly one deadline (no repeat within the run:
+/// alerts.hours_between_alerts = 1000). Returns the recorded alerts.
+struct due_window_result {
+  std::vector<alert_sample> samples;
+  drive_result create, rearm;
+  std::int64_t armed_ahead_ms = 0;  ///< > 0: all armed this long before the first deadline
+};
 
-int cmd_storm(const args& a) {
-  auto count = a.num("count", 100000);
+due_window_result due_window(const args& a, std::uint64_t count, std::int64_t spread_s,
+                             const std::string& label) {
   auto recorder = std::make_shared<recording_channel>();
   auto n = start_node(a, recorder);
-  // Phase 1: create them with a long period, noting each one's creation time.
+  due_window_result out;
   std::vector<std::int64_t> created(count, 0);
   auto* created_p = created.data();
-  auto c1 = create_reservations(*n, count, 1, time_unit::days, "storm: create",
-                                [created_p](std::uint64_t i, const reservation_record& r) {
-                                  created_p[i] = r.created_ms;
-                                });
-  // Phase 2: give each a period in whole seconds that puts its deadline
-  // (created + period) inside the same wall-clock second [target, target + 1000).
-  auto lead_ms = std::max<std::int64_t>(3000, static_cast<std::int64_t>(c1.seconds * 1500) + 2000);
+  out.create = create_reservations(*n, count, 1, time_unit::days, label + ": create",
+                                   [created_p](std::uint64_t i, const reservation_record& r) {
+                                     created_p[i] = r.created_ms;
+                                   });
+  auto lead_ms = std::max<std::int64_t>(3000, static_cast<std::int64_t>(out.create.seconds * 2000) + 3000);
   auto target = ((wall_ms() + lead_ms) / 1000 + 1) * 1000;
   auto spec = std::make_shared<drive_spec>();
   spec->total = count;
   spec->window = 4096;
-  spec->make_reserve = [created_p, target](std::uint64_t i) {
-    auto f = (target - created_p[i] + 999) / 1000;
+  spec->make_reserve = [created_p, target, spread_s](std::uint64_t i) {
+    auto due = target + static_cast<std::int64_t>(i % static_cast<std::uint64_t>(spread_s)) * 1000;
+    auto f = (due - created_p[i] + 999) / 1000;
     return make_reserve(i, f, time_unit::seconds);
   };
-  auto c2 = drive(*n, {spec}, "storm: re-arm into one second", count);
-  auto armed_before_ms = target - wall_ms();  // > 0: everything armed before the storm
+  out.rearm = drive(*n, {spec}, label + ": arm deadlines", count);
+  out.armed_ahead_ms = target - wall_ms();
   auto t0 = steady::now();
-  while (recorder->size() < count && seconds_since(t0) < 180) {
+  while (recorder->size() < count && seconds_since(t0) < 180 + spread_s) {
     recorder->wait_for(count, std::chrono::seconds{1});
-    std::fprintf(stderr, "\r  storm alerts recorded: %zu / %llu   ", recorder->size(),
+    std::fprintf(stderr, "\r  %s: alerts recorded: %zu / %llu   ", label.c_str(), recorder->size(),
                  static_cast<unsigned long long>(count));
     std::fflush(stderr);
   }
   std::fprintf(stderr, "\r%70s\r", "");
-  auto samples = recorder->take();
+  out.samples = recorder->take();
   n->stop();
   n.reset();
+  return out;
+}
+
+int cmd_deadlines(const args& a) {
+  auto count = a.num("count", 100000);
+  // Deadlines spread evenly over `spread` seconds (1M: 100k per second).
+  auto spread = static_cast<std::int64_t>(a.num("spread", std::max<std::uint64_t>(5, count / 100000)));
+  auto r = due_window(a, count, spread, "deadlines");
+  json out = lateness_summary(r.samples);
+  out["scenario"] = "deadlines";
+  out["count"] = count;
+  out["spread_s"] = spread;
+  out["errors"] = r.create.errors + r.rearm.errors;
+  out["create_s"] = r.create.seconds;
+  out["armed_ahead_ms"] = r.armed_ahead_ms;
+  out["alerts"] = r.samples.size();
+  std::cout << out.dump() << std::endl;
+  return r.samples.size() == count && out["errors"] == 0 ? 0 : 1;
+}
+
+int cmd_storm(const args& a) {
+  auto count = a.num("count", 100000);
+  auto r = due_window(a, count, 1, "storm");
+  auto& samples = r.samples;
   std::int64_t min_deadline = INT64_MAX, max_deadline = 0, max_created = 0, max_received = 0;
   for (auto& x : samples) {
     min_deadline = std::min(min_deadline, x.deadline_ms);
@@ -490,10 +497,10 @@ int cmd_storm(const args& a) {
   json out = lateness_summary(samples);
   out["scenario"] = "storm";
   out["count"] = count;
-  out["errors"] = c1.errors + c2.errors;
+  out["errors"] = r.create.errors + r.rearm.errors;
   out["alerts"] = samples.size();
   out["deadline_span_ms"] = samples.empty() ? 0 : max_deadline - min_deadline;
-  out["armed_ahead_ms"] = armed_before_ms;
+  out["armed_ahead_ms"] = r.armed_ahead_ms;
   // From the last deadline of the second to the last alert detected / persisted.
   out["all_detected_after_last_due_ms"] = samples.empty() ? 0 : max_created - max_deadline;
   out["all_persisted_after_last_due_ms"] = samples.empty() ? 0 : max_received - max_deadline;

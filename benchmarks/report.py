@@ -27,6 +27,7 @@ def main():
     ap.add_argument("--md", required=True)
     ap.add_argument("--command", required=True)
     ap.add_argument("--seconds", type=int, default=0)
+    ap.add_argument("--revision", default="unknown")
     a = ap.parse_args()
     steps = load(a.results)
 
@@ -179,13 +180,15 @@ def main():
         "kernel": platform.release(),
         "mem_total_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / GIB, 1),
         "wall_seconds": a.seconds,
+        "revision": a.revision,
     }
     with open(a.json, "w") as out:
         json.dump({"meta": meta, "figures": rows, "raw": steps}, out, indent=1)
         out.write("\n")
 
     lines = [
-        f"GoTel benchmarks, `{a.command}` ({a.mode} mode) on {host}, {meta['date']}: "
+        f"GoTel benchmarks, `{a.command}` ({a.mode} mode) on {host}, {meta['date']}, "
+        f"source {a.revision}: "
         f"{meta['cores']} cores, {meta['mem_total_gib']} GiB; loads and server share the cores, "
         f"and other work on the machine adds noise. Took {a.seconds} s.",
         "",
