@@ -95,6 +95,28 @@ const std::vector<setting>& settings() {
                                       "sync the write-ahead log before answering 2xx"),
       row<in_server, &S::port_file>("server.port_file", unset,
                                     "if set, the bound HTTP port is written to this file"),
+      row<in_server, &S::api_keys>("server.api_keys", unset,
+                                   "SHA-256 hex digests of read-write API keys, comma-separated;"
+                                   " empty (and no read-only keys) = no keys needed"),
+      row<in_server, &S::read_only_api_keys>("server.read_only_api_keys", unset,
+                                             "SHA-256 hex digests of read-only API keys (GET only)"),
+      row<in_server, &S::open_api>("server.open_api", defaults::open_api,
+                                   "allow listening on a non-loopback address with no API keys"),
+      row<in_server, &S::max_header_bytes>("server.max_header_bytes", defaults::max_header_bytes,
+                                           "largest accepted request line and headers (431)"),
+      row<in_server, &S::idle_timeout_ms>("server.idle_timeout_ms", defaults::idle_timeout_ms,
+                                          "an idle keep-alive connection is closed after this"),
+      row<in_server, &S::read_timeout_ms>("server.read_timeout_ms", defaults::read_timeout_ms,
+                                          "a request must arrive whole within this of its first"
+                                          " byte (slowloris)"),
+      row<in_server, &S::max_connections_per_client>(
+          "server.max_connections_per_client", defaults::max_connections_per_client,
+          "open connections per client address, more get 429; 0 = unlimited"),
+      row<in_server, &S::rate_limit_per_second>(
+          "server.rate_limit_per_second", defaults::rate_limit_per_second,
+          "requests per second per client address, more get 429; 0 = unlimited"),
+      row<in_server, &S::rate_limit_burst>("server.rate_limit_burst", defaults::rate_limit_burst,
+                                           "requests a client may send at once above the rate"),
 
       row<in_alerts, &A::hours_between_alerts>("alerts.hours_between_alerts",
                                                defaults::hours_between_alerts,
@@ -549,6 +571,19 @@ std::string validate(const config& cfg) {
           "server.request_timeout_ms must be > 0, got " + n(s.request_timeout_ms));
   require(s.history_per_reservation >= 1,
           "server.history_per_reservation must be >= 1, got " + n(s.history_per_reservation));
+  require(s.max_header_bytes > 0 && s.max_header_bytes <= UINT32_MAX,
+          "server.max_header_bytes must be > 0, got " + n(s.max_header_bytes));
+  require(s.idle_timeout_ms > 0 && s.idle_timeout_ms <= UINT32_MAX,
+          "server.idle_timeout_ms must be > 0, got " + n(s.idle_timeout_ms));
+  require(s.read_timeout_ms > 0 && s.read_timeout_ms <= UINT32_MAX,
+          "server.read_timeout_ms must be > 0, got " + n(s.read_timeout_ms));
+  require(s.max_connections_per_client >= 0 && s.max_connections_per_client <= UINT32_MAX,
+          "server.max_connections_per_client must be >= 0, got "
+              + n(s.max_connections_per_client));
+  require(s.rate_limit_per_second >= 0,
+          "server.rate_limit_per_second must be >= 0, got " + n(s.rate_limit_per_second));
+  require(s.rate_limit_burst >= 1,
+          "server.rate_limit_burst must be >= 1, got " + n(s.rate_limit_burst));
 
   require(a.hours_between_alerts > 0,
           "alerts.hours_between_alerts must be > 0, got " + n(a.hours_between_alerts));

@@ -26,6 +26,16 @@ struct server_config {
   std::int64_t history_per_reservation = 0;
   bool sync_writes = true;
   std::string port_file;          ///< if set, the bound HTTP port is written here
+  // Hardening (docs/security.md).
+  std::string api_keys;            ///< SHA-256 hex digests of read-write keys, comma-separated
+  std::string read_only_api_keys;  ///< SHA-256 hex digests of read-only (GET) keys
+  bool open_api = false;           ///< allow a non-loopback listener with no keys
+  std::int64_t max_header_bytes = 0;
+  std::int64_t idle_timeout_ms = 0;
+  std::int64_t read_timeout_ms = 0;
+  std::int64_t max_connections_per_client = 0;
+  double rate_limit_per_second = 0;
+  std::int64_t rate_limit_burst = 0;
 };
 
 struct alerts_config {

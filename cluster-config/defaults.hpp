@@ -27,6 +27,24 @@ inline constexpr std::int64_t request_timeout_ms = 5000;
 inline constexpr std::int64_t history_per_reservation = 50;
 /// A 2xx means the write is in the synced WAL (ARCHITECTURE.md property 1).
 inline constexpr bool sync_writes = true;
+/// Exposing the API to the network without keys must be a decision, not an accident.
+inline constexpr bool open_api = false;
+/// Beast's default; real clients send well under 2 KiB of headers.
+inline constexpr std::int64_t max_header_bytes = 16 * 1024;
+/// Keeps keep-alive connections of busy cron hosts reused without hoarding sockets.
+inline constexpr std::int64_t idle_timeout_ms = 60000;
+/// A whole request (<= max_body_bytes) takes milliseconds; 10 s forgives slow links
+/// and cuts off clients that trickle bytes to hold a connection (slowloris).
+inline constexpr std::int64_t read_timeout_ms = 10000;
+/// Far above what one host running cron jobs opens (and above the benchmarks' 64);
+/// stops one address from taking every socket.
+inline constexpr std::int64_t max_connections_per_client = 256;
+/// Off: many cron hosts behind one NAT address would share a bucket, and a refused
+/// checkin turns into a false alert. Set it when the API is exposed.
+inline constexpr double rate_limit_per_second = 0;
+/// When rate limiting is on: a host's jobs that all start on the same minute still
+/// check in at once.
+inline constexpr std::int64_t rate_limit_burst = 200;
 
 /// GoTel's default config re-alerted every 6 hours while a job stays late.
 inline constexpr double hours_between_alerts = 6.0;

@@ -29,12 +29,21 @@ namespace {
 
 class session : public std::enable_shared_from_this<session> {
  public:
-  session(tcp::socket&& socket, const http_server_options& opts, const http_handler& handler)
-    : stream_(std::move(socket)), opts_(opts), handler_(handler) {
+  session(tcp::socket&& socket, const http_server_options& opts, const http_handler& handler,
+          client_limits& limits)
+    : stream_(std::move(socket)), opts_(opts), handler_(handler), limits_(limits) {
     boost::system::error_code ec;
     auto ep = stream_.socket().remote_endpoint(ec);
     if (!ec)
       remote_ = ep.address().to_string();
+    // Over the per-client connection limit: the first request is read (within
+    // the read timeout) only to answer it 429 and close.
+    counted_ = limits_.open_connection(remote_);
+  }
+
+  ~session() {
+    if (counted_)
+      limits_.close_connection(remote_);
   }
 
   void start() {
@@ -47,7 +56,27 @@ class session : public std::enable_shared_from_this<session> {
     parser_.emplace();
     parser_->body_limit(opts_.body_limit);
     parser_->header_limit(opts_.header_limit);
+    if (buffer_.size() > 0)
+      return read_request();  // a pipelined request is already here
+    // Between requests the idle timeout applies; once the first byte arrives,
+    // the (shorter) read timeout bounds the whole request, so a client that
+    // trickles its headers (slowloris) cannot hold the connection open.
     stream_.expires_after(std::chrono::milliseconds(opts_.idle_timeout_ms));
+    stream_.async_read_some(buffer_.prepare(4096),
+                            beast::bind_front_handler(&session::on_first_bytes,
+                                                      shared_from_this()));
+  }
+
+  void on_first_bytes(beast::error_code ec, std::size_t n) {
+    if (ec)
+      return close();
+    buffer_.commit(n);
+    read_request();
+  }
+
+  void read_request() {
+    auto ms = opts_.read_timeout_ms != 0 ? opts_.read_timeout_ms : opts_.idle_timeout_ms;
+    stream_.expires_after(std::chrono::milliseconds(ms));
     http::async_read(stream_, buffer_, *parser_,
                      beast::bind_front_handler(&session::on_read, shared_from_this()));
   }
@@ -65,6 +94,18 @@ class session : public std::enable_shared_from_this<session> {
       return fail(http::status::request_header_fields_too_large, "request headers too large");
     if (ec)
       return fail(http::status::bad_request, "malformed HTTP request");
+    if (!counted_) {
+      return fail(http::status::too_many_requests,
+                  "too many connections from " + remote_ + " (at most "
+                    + std::to_string(opts_.client_limits.max_connections) + ")");
+    }
+    if (std::uint32_t retry_after = 0;
+        !limits_.allow_request(remote_, client_limits::clock::now(), retry_after)) {
+      auto keep_alive = parser_->get().keep_alive();
+      return fail(http::status::too_many_requests,
+                  "request rate limit exceeded; retry in " + std::to_string(retry_after) + " s",
+                  keep_alive, retry_after);
+    }
     auto req = parser_->release();
     auto self = shared_from_this();
     auto version = req.version();
@@ -78,8 +119,10 @@ class session : public std::enable_shared_from_this<session> {
     });
   }
 
-  /// Answers a request that could not be read, then closes the connection.
-  void fail(http::status status, std::string message) {
+  /// Answers a request that could not be served, then closes the connection
+  /// unless `keep_alive`; `retry_after` (s) is sent as Retry-After when non-zero.
+  void fail(http::status status, std::string message, bool keep_alive = false,
+            std::uint32_t retry_after = 0) {
     // Built by hand: the server does not depend on a JSON library.
     std::string escaped;
     for (char c : message) {
@@ -87,8 +130,11 @@ class session : public std::enable_shared_from_this<session> {
         escaped.push_back('\\');
       escaped.push_back(c);
     }
-    write(json_response(status, "{\"success\":false,\"message\":\"" + escaped + "\"}", 11,
-                        false));
+    auto res = json_response(status, "{\"success\":false,\"message\":\"" + escaped + "\"}", 11,
+                             keep_alive);
+    if (retry_after != 0)
+      res.set(http::field::retry_after, std::to_string(retry_after));
+    write(std::move(res));
   }
 
   void write(http_response&& res) {
@@ -113,7 +159,9 @@ class session : public std::enable_shared_from_this<session> {
   std::optional<http::request_parser<http::string_body>> parser_;
   const http_server_options& opts_;
   const http_handler& handler_;
+  client_limits& limits_;
   std::string remote_;
+  bool counted_ = false;  ///< holds one of its client's connection slots
 };
 
 }  // namespace
@@ -126,6 +174,7 @@ struct http_server::impl {
   std::vector<std::thread> threads;
   std::uint16_t port = 0;
   bool running = false;
+  std::unique_ptr<client_limits> limits;
 
   void accept() {
     acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket s) {
@@ -133,7 +182,7 @@ struct http_server::impl {
         return;
       if (!ec) {
         s.set_option(tcp::no_delay(true), ec);
-        std::make_shared<session>(std::move(s), opts, handler)->start();
+        std::make_shared<session>(std::move(s), opts, handler, *limits)->start();
       }
       accept();
     });
@@ -144,6 +193,7 @@ http_server::http_server(http_server_options opts, http_handler handler)
   : impl_(std::make_unique<impl>()) {
   impl_->opts = std::move(opts);
   impl_->handler = std::move(handler);
+  impl_->limits = std::make_unique<client_limits>(impl_->opts.client_limits);
 }
 
 http_server::~http_server() {

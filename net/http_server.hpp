@@ -3,6 +3,8 @@
 /// limits, idle timeouts. It knows nothing of GoTel; it hands each request to a
 /// handler together with a responder that may be called from any thread.
 
+#include "net/limits.hpp"
+
 #include <boost/beast/http.hpp>
 
 #include <cstdint>
@@ -28,7 +30,11 @@ struct http_server_options {
   std::size_t threads = 2;
   std::uint64_t body_limit = 65536;  ///< larger bodies get 413
   std::uint32_t header_limit = 16384;
-  std::uint32_t idle_timeout_ms = 60000;  ///< idle or slow clients are dropped
+  std::uint32_t idle_timeout_ms = 60000;  ///< a keep-alive connection idle this long is closed
+  /// Once a request's first byte is in, all of it (headers and body) must arrive
+  /// within this; slow clients (slowloris) are cut off. 0 = idle_timeout_ms.
+  std::uint32_t read_timeout_ms = 10000;
+  client_limit_options client_limits;  ///< per-address connections and rate (429)
 };
 
 /// A JSON response with the right headers (every answer is application/json

@@ -5,6 +5,7 @@
 #include "actors/node.hpp"
 #include "cluster-config/config.hpp"
 #include "net/api.hpp"
+#include "net/auth.hpp"
 #include "net/http_server.hpp"
 
 #include <CLI/CLI.hpp>
@@ -85,21 +86,44 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
+  // Keys and exposure are checked before anything touches the data directory.
+  auto hp = gotel::split_host_port(cfg.server.listen);
+  std::string auth_error;
+  auto auth = gotel::make_auth_policy(cfg.server.api_keys, cfg.server.read_only_api_keys,
+                                      auth_error);
+  if (!auth) {
+    std::cerr << "gotel: configuration error: " << auth_error << "\n";
+    return 2;
+  }
+  if (!auth->enabled() && !gotel::is_loopback_host(hp->first) && !cfg.server.open_api) {
+    std::cerr << "gotel: refusing to listen on " << cfg.server.listen
+              << " with no API keys: anyone who can reach it could change every reservation."
+                 " Set server.api_keys (docs/security.md), or server.open_api = true to accept"
+                 " that.\n";
+    return 2;
+  }
+
   std::string error;
   auto node = gotel::node::start(cfg, error);
   if (!node) {
     spdlog::critical("gotel: {}", error);
     return 1;
   }
-  auto hp = gotel::split_host_port(cfg.server.listen);
   gotel::http_server_options opts;
   opts.host = hp->first;
   opts.port = hp->second;
   opts.threads = cfg.server.io_threads > 0 ? static_cast<std::size_t>(cfg.server.io_threads)
                                            : std::max(2u, std::thread::hardware_concurrency());
   opts.body_limit = static_cast<std::uint64_t>(cfg.server.max_body_bytes);
+  opts.header_limit = static_cast<std::uint32_t>(cfg.server.max_header_bytes);
+  opts.idle_timeout_ms = static_cast<std::uint32_t>(cfg.server.idle_timeout_ms);
+  opts.read_timeout_ms = static_cast<std::uint32_t>(cfg.server.read_timeout_ms);
+  opts.client_limits.max_connections =
+    static_cast<std::uint32_t>(cfg.server.max_connections_per_client);
+  opts.client_limits.rate_per_second = cfg.server.rate_limit_per_second;
+  opts.client_limits.burst = static_cast<double>(cfg.server.rate_limit_burst);
   gotel::api api{*node};
-  gotel::http_server server{opts, api.handler()};
+  gotel::http_server server{opts, gotel::with_auth(std::move(*auth), api.handler())};
   if (auto err = server.start(); !err.empty()) {
     spdlog::critical("gotel: {}", err);
     return 1;
