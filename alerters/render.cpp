@@ -62,6 +62,16 @@ std::int64_t floor_div(std::int64_t a, std::int64_t b) {
   return q;
 }
 
+/// a - b, clamped to int64's range: stored times are untrusted and may be
+/// extreme (found by tests/fuzz/fuzz_template: now - INT64_MIN overflowed).
+std::int64_t saturating_sub(std::int64_t a, std::int64_t b) {
+  std::int64_t out = 0;
+  if (__builtin_sub_overflow(a, b, &out))
+    return b < 0 ? std::numeric_limits<std::int64_t>::max()
+                 : std::numeric_limits<std::int64_t>::min();
+  return out;
+}
+
 }  // namespace
 
 std::string humanize_since(std::int64_t delta_ms) {
@@ -113,7 +123,7 @@ std::string render_alert(std::string_view tmpl, const alert_fields& fields) {
       out += fields.last_ms == 0 ? std::string{"never"} : rfc1123(fields.last_ms);
     else if (name == "since")
       out += fields.last_ms == 0 ? std::string{"never"}
-                                 : humanize_since(fields.now_ms - fields.last_ms);
+                                 : humanize_since(saturating_sub(fields.now_ms, fields.last_ms));
     else if (name == "checkins")
       out += std::to_string(fields.checkins);
     else if (name == "srv")

@@ -96,7 +96,9 @@ std::optional<std::int64_t> integer(const fields& f, const std::string& key, rej
   }
   if (v.is_number_float()) {
     auto d = v.get<double>();
-    if (d == static_cast<double>(static_cast<std::int64_t>(d)) && d > -1e15 && d < 1e15)
+    // Range first: converting a double outside int64's range is undefined
+    // (found by tests/fuzz/fuzz_json_mapping).
+    if (d > -1e15 && d < 1e15 && d == static_cast<double>(static_cast<std::int64_t>(d)))
       return static_cast<std::int64_t>(d);
   }
   err = {400, key + " must be a whole number"};

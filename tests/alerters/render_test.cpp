@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <limits>
 #include <string>
 
 namespace gotel {
@@ -183,6 +184,18 @@ TEST(render_recovery, user_text_is_not_expanded) {
   auto rec = sample_record();
   rec.app = "{srv}";
   EXPECT_EQ(render_recovery(rec, 0, "ip").find("App: [{srv}]"), 0u);
+}
+
+// Regression (fuzz_template): {since} computed now - last with signed overflow
+// when a stored time was extreme; it now saturates.
+TEST(render_alert, since_with_extreme_times_does_not_overflow) {
+  alert_fields f;
+  f.last_ms = std::numeric_limits<std::int64_t>::min();
+  f.now_ms = 1'700'000'000'000;
+  EXPECT_EQ(render_alert("{since}", f), "a long while ago");
+  f.last_ms = std::numeric_limits<std::int64_t>::max();
+  f.now_ms = -1'700'000'000'000;
+  EXPECT_EQ(render_alert("{since}", f), "now");
 }
 
 }  // namespace

@@ -76,5 +76,16 @@ TEST(requests, snooze_duration_must_be_positive) {
   EXPECT_EQ(std::get<snooze_request>(ok).duration_ms, 2 * 3600'000);
 }
 
+// Regression (fuzz_json_mapping): a float too large for int64 was converted
+// before its range was checked, which is undefined behaviour (UBSan aborts).
+TEST(requests, huge_float_frequency_is_rejected_without_undefined_conversion) {
+  EXPECT_EQ(rejected(parse_reserve(R"({"app":"a","component":"c","frequency":1.8446770443709552e19,
+                                       "time_units":"seconds"})", lim)),
+            "frequency must be a whole number");
+  EXPECT_EQ(rejected(parse_snooze(R"({"app":"a","component":"c","duration":-1e300,
+                                      "time_units":"seconds"})", lim)),
+            "duration must be a whole number");
+}
+
 }  // namespace
 }  // namespace gotel
