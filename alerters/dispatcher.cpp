@@ -80,6 +80,18 @@ class blocking_pool {
   std::vector<std::thread> threads_;
 };
 
+/// One channel's alert-storm window (see dispatcher.hpp).
+struct storm_window {
+  unix_ms start = 0;
+  unix_ms end = 0;          ///< 0 = no window open
+  std::size_t count = 0;    ///< new intents seen in this window
+  std::size_t grouped = 0;  ///< of which folded into the notice
+  std::size_t by_kind[3] = {0, 0, 0};
+  std::vector<std::string> first_jobs;  ///< "app/component (kind)", at most storm_list
+  std::vector<std::string> recipients;  ///< distinct notify recipients of folded intents
+  std::uint64_t notice_id = 0;          ///< the notice collecting this window; 0 = none
+};
+
 struct dispatcher_state {
   dispatcher_env env;
   std::unordered_map<std::string, std::shared_ptr<alert_channel>> channels;
@@ -91,6 +103,9 @@ struct dispatcher_state {
   dispatcher_stats stats;
   /// Used when env.log_seq is null; starts after the highest stored entry.
   std::atomic<std::uint64_t> own_log_seq{0};
+  /// Used when env.intent_seq is null: the next id after every id seen.
+  std::atomic<std::uint64_t> own_intent_seq{1};
+  std::unordered_map<std::string, storm_window> storms;
   /// Declared last: destroyed (joined) first, while the rest is still valid.
   std::unique_ptr<blocking_pool> pool;
 
@@ -171,6 +186,10 @@ void on_result(dispatcher_actor* self, std::uint64_t id, delivery_result res) {
   auto i = st.pending.find(id);
   if (i == st.pending.end())
     return;
+  // Partial progress (e-mail recipients already sent to) survives retries and
+  // restarts: it is persisted with the retry state below.
+  if (!res.progress.empty())
+    i->second.progress = res.progress;
   if (res.delivered) {
     ++st.stats.delivered;
     finish(self, id, "delivered");
@@ -221,12 +240,12 @@ void attempt(dispatcher_actor* self, std::uint64_t id) {
     auto res = channel->deliver(intent);
     if (auto dest = caf::actor_cast<caf::actor>(addr))
       caf::anon_send(dest, delivered_atom::value, intent.id, res.delivered, res.retryable,
-                     std::move(res.error));
+                     std::move(res.error), std::move(res.progress));
   });
 }
 
 /// Adds `intent` to the mirror (unless known) and schedules its first attempt.
-void admit(dispatcher_actor* self, alert_intent intent) {
+void schedule(dispatcher_actor* self, alert_intent intent) {
   auto& st = self->state;
   auto id = intent.id;
   if (st.pending.count(id) > 0)
@@ -240,6 +259,132 @@ void admit(dispatcher_actor* self, alert_intent intent) {
     attempt(self, id);
 }
 
+std::uint64_t next_intent_id(dispatcher_state& st) {
+  auto* seq = st.env.intent_seq != nullptr ? st.env.intent_seq : &st.own_intent_seq;
+  return seq->fetch_add(1);
+}
+
+std::string_view kind_word(alert_kind kind) {
+  switch (kind) {
+    case alert_kind::late: return "late";
+    case alert_kind::repeat: return "repeat";
+    case alert_kind::recovered: return "recovered";
+  }
+  return "late";
+}
+
+/// The text of a grouped notice for `channel`'s window `w`.
+std::string storm_text(const dispatcher_state& st, const std::string& channel,
+                       const storm_window& w) {
+  auto& o = st.env.opts;
+  std::string out = "GoTel alert storm on channel " + channel + ": "
+                    + std::to_string(w.grouped) + " more alert(s) within "
+                    + (o.storm_window.count() % 1000 == 0
+                         ? std::to_string(o.storm_window.count() / 1000) + " s"
+                         : std::to_string(o.storm_window.count()) + " ms")
+                    + " were grouped into this notice after " + std::to_string(o.storm_threshold)
+                    + " were sent one by one (" + std::to_string(w.by_kind[0]) + " late, "
+                    + std::to_string(w.by_kind[1]) + " repeat, " + std::to_string(w.by_kind[2])
+                    + " recovered).";
+  out += " First " + std::to_string(w.first_jobs.size()) + ":";
+  for (auto& j : w.first_jobs)
+    out += "\n- " + j;
+  if (w.grouped > w.first_jobs.size())
+    out += "\n... and " + std::to_string(w.grouped - w.first_jobs.size()) + " more.";
+  out += "\nEvery alert is in the alert log (outcome \"grouped\").";
+  return out;
+}
+
+/// Folds `intent` into its channel's storm notice: one batch removes it from
+/// the outbox, logs it as "grouped" and writes the updated notice.
+void fold(dispatcher_actor* self, storm_window& w, alert_intent intent,
+          storage::write_batch& batch) {
+  auto& st = self->state;
+  auto now = st.env.wall_now();
+  ++w.grouped;
+  ++st.stats.grouped;
+  w.by_kind[static_cast<int>(intent.kind) % 3] += 1;
+  if (w.first_jobs.size() < st.env.opts.storm_list)
+    w.first_jobs.push_back(intent.app + "/" + intent.component + " ("
+                           + std::string{kind_word(intent.kind)} + ")");
+  for (auto& r : split_recipients(intent.notify))
+    if (w.recipients.size() < 100
+        && std::find(w.recipients.begin(), w.recipients.end(), r) == w.recipients.end())
+      w.recipients.push_back(r);
+  batch.erase_intent(intent.id);
+  batch.append(next_log_seq(st), log_entry_for(intent, now, "grouped"));
+
+  // The notice must not be one already being sent (clocks may disagree about
+  // the window's end): then a fresh notice collects the rest.
+  auto n = st.pending.find(w.notice_id);
+  bool fresh = w.notice_id == 0 || n == st.pending.end() || st.in_flight.count(w.notice_id) > 0;
+  alert_intent notice;
+  if (fresh) {
+    notice.id = next_intent_id(st);
+    notice.dedup_key = std::string{storm_dedup_prefix} + intent.channel + ":"
+                       + std::to_string(notice.id);
+    notice.kind = alert_kind::late;
+    notice.channel = intent.channel;
+    notice.app = "gotel";
+    notice.component = "alert-storm";
+    notice.owner = "gotel";
+    notice.deadline_ms = w.start;
+    notice.created_ms = now;
+    notice.next_attempt_ms = w.end;
+    w.notice_id = notice.id;
+  } else {
+    notice = n->second;
+  }
+  notice.message = storm_text(st, intent.channel, w);
+  notice.notify.clear();
+  for (auto& r : w.recipients)
+    notice.notify += (notice.notify.empty() ? "" : ",") + r;
+  batch.put(notice);
+  if (fresh)
+    schedule(self, std::move(notice));
+  else
+    n->second = std::move(notice);
+}
+
+/// Admits a new or resumed intent: delivered on its own, or folded into a
+/// storm notice when its channel is over the threshold in this window.
+void admit(dispatcher_actor* self, alert_intent intent, storage::write_batch& batch) {
+  auto& st = self->state;
+  if (st.env.intent_seq == nullptr && intent.id >= st.own_intent_seq.load())
+    st.own_intent_seq.store(intent.id + 1);
+  auto threshold = st.env.opts.storm_threshold;
+  // Retries (attempts > 0) and notices themselves are never counted or folded.
+  if (threshold == 0 || intent.attempts > 0 || is_storm_notice(intent)
+      || st.pending.count(intent.id) > 0 || st.channels.count(intent.channel) == 0) {
+    schedule(self, std::move(intent));
+    return;
+  }
+  auto now = st.env.wall_now();
+  auto& w = st.storms[intent.channel];
+  if (w.end == 0 || now >= w.end) {
+    w = storm_window{};
+    w.start = now;
+    w.end = now + st.env.opts.storm_window.count();
+  }
+  if (++w.count <= threshold) {
+    schedule(self, std::move(intent));
+    return;
+  }
+  if (w.grouped == 0)
+    spdlog::warn("alert storm on channel {}: more than {} alerts within {} ms; grouping the rest",
+                 intent.channel, threshold, st.env.opts.storm_window.count());
+  fold(self, w, std::move(intent), batch);
+}
+
+/// Admits every intent; the folds of one message share one batch.
+void admit_all(dispatcher_actor* self, std::vector<alert_intent>& intents) {
+  storage::write_batch batch;
+  for (auto& in : intents)
+    admit(self, std::move(in), batch);
+  if (!batch.empty())
+    self->state.env.committer->submit(std::move(batch), log_commit_error);
+}
+
 caf::behavior dispatcher_impl(dispatcher_actor* self, dispatcher_env env) {
   auto& st = self->state;
   st.env = std::move(env);
@@ -251,10 +396,7 @@ caf::behavior dispatcher_impl(dispatcher_actor* self, dispatcher_env env) {
   if (!st.env.opts.inline_delivery)
     st.pool = std::make_unique<blocking_pool>(st.env.opts.pool_threads);
   return {
-    [=](dispatch_atom, std::vector<alert_intent>& intents) {
-      for (auto& in : intents)
-        admit(self, std::move(in));
-    },
+    [=](dispatch_atom, std::vector<alert_intent>& intents) { admit_all(self, intents); },
     [=](resume_atom) {
       // One scan at start-up; the outbox holds only undelivered alerts.
       std::vector<alert_intent> loaded;
@@ -265,12 +407,13 @@ caf::behavior dispatcher_impl(dispatcher_actor* self, dispatcher_env env) {
       if (!status.ok())
         spdlog::error("alert dispatcher: reading the outbox failed: {}", status.message);
       spdlog::info("alert dispatcher: resuming {} pending alert(s)", loaded.size());
-      for (auto& in : loaded)
-        admit(self, std::move(in));
+      admit_all(self, loaded);
     },
     [=](retry_atom, std::uint64_t id) { attempt(self, id); },
-    [=](delivered_atom, std::uint64_t id, bool delivered, bool retryable, std::string& error) {
-      on_result(self, id, delivery_result{delivered, retryable, std::move(error)});
+    [=](delivered_atom, std::uint64_t id, bool delivered, bool retryable, std::string& error,
+        std::string& progress) {
+      on_result(self, id,
+                delivery_result{delivered, retryable, std::move(error), std::move(progress)});
     },
     [=](stats_atom) { return self->state.stats; },
   };

@@ -6,6 +6,13 @@
 /// retried with bounded exponential backoff and jitter until `expire`; restart
 /// resumes every pending intent (resume_atom).
 ///
+/// Alert storms: per channel, at most `storm_threshold` new intents within one
+/// `storm_window` are delivered one by one; the rest are folded into a single
+/// grouped notice for that channel (itself an outbox intent, sent at the end
+/// of the window). A folded intent leaves the outbox in the same batch that
+/// logs it with outcome "grouped" and writes the notice: nothing is lost from
+/// the alert log.
+///
 /// Messages (dynamically typed actor):
 ///   (dispatch_atom, std::vector<alert_intent>)  -> void   new intents, already durable
 ///   (resume_atom)                               -> void   load all pending intents from the store
@@ -31,12 +38,13 @@ struct dispatcher_stats {
   std::uint64_t failed_attempts = 0;
   std::uint64_t expired = 0;
   std::uint64_t pending = 0;  ///< intents in the outbox right now
+  std::uint64_t grouped = 0;  ///< intents folded into alert-storm notices
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, dispatcher_stats& x) {
   return f(caf::meta::type_name("dispatcher_stats"), x.delivered, x.failed_attempts,
-           x.expired, x.pending);
+           x.expired, x.pending, x.grouped);
 }
 
 struct dispatcher_options {
@@ -47,6 +55,11 @@ struct dispatcher_options {
   /// Deliver on the dispatcher's own thread instead of the pool: deterministic
   /// actor tests on virtual time. Never in production (channels block).
   bool inline_delivery = false;
+  /// New intents per channel per window sent one by one; 0 = never group.
+  std::size_t storm_threshold = 50;
+  std::chrono::milliseconds storm_window{10000};
+  /// Jobs named in a grouped notice (the rest are counted).
+  std::size_t storm_list = 20;
 };
 
 struct dispatcher_env {
@@ -56,6 +69,10 @@ struct dispatcher_env {
   std::function<unix_ms()> wall_now;          ///< injected wall clock
   std::atomic<std::uint64_t>* log_seq = nullptr;  ///< alert log sequence, shared
   dispatcher_options opts;
+  /// Intent id sequence shared with the reservation actors (node_context::
+  /// next_intent_id: the next id to use). Null: the dispatcher continues after
+  /// the highest id in the outbox.
+  std::atomic<std::uint64_t>* intent_seq = nullptr;
 };
 
 /// Spawns the dispatcher. It owns its pool and stops it when it terminates.

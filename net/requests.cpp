@@ -1,7 +1,10 @@
 #include "net/requests.hpp"
 
+#include "alerters/channel.hpp"
+
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cctype>
 #include <map>
 #include <optional>
@@ -133,6 +136,129 @@ std::optional<std::int64_t> period(std::int64_t amount, time_unit u, const std::
   return amount * unit_ms(u);
 }
 
+std::string lower_trimmed(std::string_view text) {
+  auto b = text.find_first_not_of(" \t");
+  if (b == std::string_view::npos)
+    return {};
+  auto e = text.find_last_not_of(" \t");
+  std::string out;
+  for (unsigned char c : text.substr(b, e - b + 1))
+    out.push_back(static_cast<char>(std::tolower(c)));
+  return out;
+}
+
+std::string valid_alerters_text() {
+  std::string out;
+  for (auto n : alerter_names)
+    out += (out.empty() ? "" : ", ") + std::string{n};
+  return out;
+}
+
+/// A list of alerter names: a JSON array of strings or one comma-separated
+/// string (like notify). Names are matched case-insensitively, duplicates
+/// dropped; an unknown name is refused with the list of valid ones.
+std::optional<std::vector<std::string>> alerter_list(const json& v, const std::string& key,
+                                                     rejection& err) {
+  std::vector<std::string> raw;
+  if (v.is_string()) {
+    auto text = v.get<std::string>();
+    std::size_t pos = 0;
+    while (pos <= text.size()) {
+      auto comma = std::min(text.find(',', pos), text.size());
+      raw.push_back(text.substr(pos, comma - pos));
+      pos = comma + 1;
+    }
+  } else if (v.is_array()) {
+    for (auto& x : v) {
+      if (!x.is_string()) {
+        err = {400, key + " must be a list of alerter names (strings)"};
+        return std::nullopt;
+      }
+      raw.push_back(x.get<std::string>());
+    }
+  } else {
+    err = {400, key + " must be a list of alerter names"};
+    return std::nullopt;
+  }
+  std::vector<std::string> out;
+  for (auto& r : raw) {
+    auto name = lower_trimmed(r);
+    if (name.empty() && v.is_string())
+      continue;  // "email," has an empty tail
+    if (!is_alerter_name(name)) {
+      err = {400, "unknown alerter \"" + r.substr(0, 64) + "\" in " + key
+                    + "; valid alerters: " + valid_alerters_text()};
+      return std::nullopt;
+    }
+    if (std::find(out.begin(), out.end(), name) == out.end())
+      out.push_back(std::move(name));
+  }
+  return out;
+}
+
+/// Most escalation steps a reservation may have.
+constexpr std::size_t max_escalation_steps = 10;
+
+/// "escalation": [{"after": N, "alerters": [...]}, ...], N whole missed periods
+/// (>= 0), at most ten years after the missed deadline; sorted by after.
+std::optional<std::vector<escalation_step>> escalation_list(const json& v,
+                                                            std::int64_t period_ms,
+                                                            rejection& err) {
+  if (!v.is_array()) {
+    err = {400, "escalation must be a list of {\"after\": N, \"alerters\": [...]} steps"};
+    return std::nullopt;
+  }
+  if (v.size() > max_escalation_steps) {
+    err = {400, "escalation has more than " + std::to_string(max_escalation_steps) + " steps"};
+    return std::nullopt;
+  }
+  std::vector<escalation_step> out;
+  for (auto& step : v) {
+    if (!step.is_object()) {
+      err = {400, "each escalation step must be an object {\"after\": N, \"alerters\": [...]}"};
+      return std::nullopt;
+    }
+    fields f;
+    for (auto& [k, x] : step.items())
+      f[lower_trimmed(k)] = x;
+    auto after = integer(f, "after", err);
+    if (!after) {
+      err.message = "escalation step: " + err.message;
+      return std::nullopt;
+    }
+    if (*after < 0) {
+      err = {400, "escalation step: after must be >= 0 (missed periods)"};
+      return std::nullopt;
+    }
+    if (period_ms > 0 && *after > max_period_ms / period_ms) {
+      err = {400, "escalation step: after " + std::to_string(*after)
+                    + " periods is too long (at most ten years)"};
+      return std::nullopt;
+    }
+    auto a = f.find("alerters");
+    if (a == f.end() || a->second.is_null()) {
+      err = {400, "escalation step: alerters is required"};
+      return std::nullopt;
+    }
+    auto names = alerter_list(a->second, "escalation step alerters", err);
+    if (!names)
+      return std::nullopt;
+    if (names->empty()) {
+      err = {400, "escalation step: alerters must name at least one alerter"};
+      return std::nullopt;
+    }
+    for (auto& o : out)
+      if (o.after == *after) {
+        err = {400, "escalation: two steps with after " + std::to_string(*after)};
+        return std::nullopt;
+      }
+    out.push_back(escalation_step{*after, std::move(*names)});
+  }
+  std::sort(out.begin(), out.end(),
+            [](const escalation_step& x, const escalation_step& y) { return x.after < y.after; });
+  return out;
+}
+
 template <class T, class F>
 parse_result<T> with_object(std::string_view body, F&& f) {
   auto obj = object_of(body);
@@ -177,6 +303,18 @@ parse_result<reserve_request> parse_reserve(std::string_view body, const field_l
     req.owner = std::move(*owner);
     req.notify = std::move(*notify);
     req.alert_msg = std::move(*alert_msg);
+    if (auto a = f.find("alerters"); a != f.end() && !a->second.is_null()) {
+      auto names = alerter_list(a->second, "alerters", err);
+      if (!names)
+        return err;
+      req.alerters = std::move(*names);
+    }
+    if (auto e = f.find("escalation"); e != f.end() && !e->second.is_null()) {
+      auto steps = escalation_list(e->second, *frequency * unit_ms(*u), err);
+      if (!steps)
+        return err;
+      req.escalation = std::move(*steps);
+    }
     return req;
   });
 }

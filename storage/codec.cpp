@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <charconv>
 #include <limits>
 #include <type_traits>
 
@@ -163,6 +164,61 @@ class fields {
 
 constexpr bool required = true;
 
+// ---- lists in one string ----------------------------------------------------
+// The value map is flat (nesting is refused, see flat_map_reader), so the
+// alerter list and the escalation policy are stored as text: names joined by
+// ',' and steps "after=name,name" joined by ';'. Channel names never contain
+// ',', ';' or '=' (the API accepts only known names).
+
+std::string join_names(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) {
+    if (!out.empty()) out += ',';
+    out += n;
+  }
+  return out;
+}
+
+std::vector<std::string> split_names(std::string_view text) {
+  std::vector<std::string> out;
+  while (!text.empty()) {
+    auto comma = text.find(',');
+    auto part = text.substr(0, comma);
+    if (!part.empty()) out.emplace_back(part);
+    if (comma == std::string_view::npos) break;
+    text.remove_prefix(comma + 1);
+  }
+  return out;
+}
+
+std::string encode_escalation(const std::vector<escalation_step>& steps) {
+  std::string out;
+  for (const auto& s : steps) {
+    if (!out.empty()) out += ';';
+    out += std::to_string(s.after) + "=" + join_names(s.alerters);
+  }
+  return out;
+}
+
+/// nullopt when `text` is not a list of "after=names" steps with after >= 0.
+std::optional<std::vector<escalation_step>> decode_escalation(std::string_view text) {
+  std::vector<escalation_step> out;
+  while (!text.empty()) {
+    auto semi = text.find(';');
+    auto part = text.substr(0, semi);
+    auto eq = part.find('=');
+    if (eq == std::string_view::npos) return std::nullopt;
+    escalation_step step;
+    auto [end, ec] = std::from_chars(part.data(), part.data() + eq, step.after);
+    if (ec != std::errc{} || end != part.data() + eq || step.after < 0) return std::nullopt;
+    step.alerters = split_names(part.substr(eq + 1));
+    out.push_back(std::move(step));
+    if (semi == std::string_view::npos) break;
+    text.remove_prefix(semi + 1);
+  }
+  return out;
+}
+
 }  // namespace
 
 // Field names are short because they are stored once per value; FORMAT.md has
@@ -186,6 +242,10 @@ std::string encode(const reservation_record& r) {
   o["ls"] = r.late_since_ms;
   o["la"] = r.last_alert_ms;
   o["al"] = r.alerts;
+  if (!r.alerters.empty()) o["ar"] = join_names(r.alerters);
+  if (!r.escalation.empty()) o["es"] = encode_escalation(r.escalation);
+  if (r.escalation_level != 0) o["el"] = r.escalation_level;
+  if (r.revision != 0) o["rv"] = r.revision;
   return finish(o);
 }
 
@@ -209,7 +269,16 @@ std::optional<reservation_record> decode_reservation(std::string_view bytes) {
   f.integer("ls", r.late_since_ms);
   f.integer("la", r.last_alert_ms);
   f.integer("al", r.alerts);
+  std::string alerters, escalation;
+  f.text("ar", alerters);
+  f.text("es", escalation);
+  f.integer("el", r.escalation_level);
+  f.integer("rv", r.revision);
   if (!f.ok) return std::nullopt;
+  r.alerters = split_names(alerters);
+  auto steps = decode_escalation(escalation);
+  if (!steps) return std::nullopt;
+  r.escalation = std::move(*steps);
   // A period that is not positive, or whose milliseconds overflow, would make
   // deadline arithmetic undefined; such a value is not a reservation.
   if (r.frequency < 1 || r.frequency > std::numeric_limits<std::int64_t>::max() / unit_ms(r.unit))
@@ -254,6 +323,7 @@ std::string encode(const alert_intent& i) {
   o["at"] = i.attempts;
   o["na"] = i.next_attempt_ms;
   o["e"] = i.last_error;
+  if (!i.progress.empty()) o["p"] = i.progress;
   return finish(o);
 }
 
@@ -277,6 +347,7 @@ std::optional<alert_intent> decode_intent(std::string_view bytes) {
   f.integer("at", i.attempts);
   f.integer("na", i.next_attempt_ms);
   f.text("e", i.last_error);
+  f.text("p", i.progress);
   if (!f.ok) return std::nullopt;
   return i;
 }

@@ -34,6 +34,15 @@ std::string_view to_string(time_unit unit);
 /// Length of one unit in milliseconds.
 std::int64_t unit_ms(time_unit unit);
 
+/// One level of a reservation's escalation policy: once the job has been late
+/// for `after` whole periods past its missed deadline, alert `alerters` too.
+struct escalation_step {
+  std::int64_t after = 0;              ///< missed periods; 0 = at the missed deadline
+  std::vector<std::string> alerters;   ///< channel names ("email", "pagerduty", ...)
+
+  friend bool operator==(const escalation_step&, const escalation_step&) = default;
+};
+
 /// A reservation as stored. Every field is persisted (storage/FORMAT.md).
 struct reservation_record {
   std::uint64_t job_id = 0;     ///< stable numeric id, assigned at creation
@@ -51,6 +60,15 @@ struct reservation_record {
   unix_ms late_since_ms = 0;    ///< the missed deadline while late; 0 = not late
   unix_ms last_alert_ms = 0;    ///< when the last alert intent was made; 0 = never
   std::uint64_t alerts = 0;     ///< alert intents ever made (late + repeats)
+  /// Channels this reservation alerts; empty = every configured channel.
+  std::vector<std::string> alerters;
+  /// Escalation policy, sorted by `after`; empty = `alerters` at the first miss.
+  std::vector<escalation_step> escalation;
+  /// Escalation steps already fired for the current lateness (0 while not late).
+  std::uint32_t escalation_level = 0;
+  /// Bumped on every change by the node that makes it; a replica applies a
+  /// replicated record only when it is newer (cluster catch-up, docs/cluster.md).
+  std::uint64_t revision = 0;
 
   /// The period in milliseconds (frequency x unit).
   std::int64_t period_ms() const { return frequency * unit_ms(unit); }
@@ -86,6 +104,9 @@ struct alert_intent {
   std::uint32_t attempts = 0;
   unix_ms next_attempt_ms = 0;  ///< not before this wall time
   std::string last_error;
+  /// Channel-specific delivery progress kept across retries (e-mail: the
+  /// recipients already sent to, comma-separated), so a retry does not resend.
+  std::string progress;
 };
 
 /// One line of the alert log (kept after delivery; feeds /badguests).
@@ -97,7 +118,7 @@ struct alert_log_entry {
   alert_kind kind = alert_kind::late;
   std::string channel;
   std::string dedup_key;
-  std::string outcome;  ///< "queued", "delivered", "expired"
+  std::string outcome;  ///< "queued", "delivered", "expired", "grouped" (alert storm)
 };
 
 }  // namespace gotel

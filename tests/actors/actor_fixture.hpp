@@ -20,7 +20,8 @@ namespace gotel::test {
 /// An alert channel that records what reaches it (and always succeeds).
 class recording_channel final : public alert_channel {
  public:
-  std::string_view name() const override { return "recorder"; }
+  explicit recording_channel(std::string name = "recorder") : name_(std::move(name)) {}
+  std::string_view name() const override { return name_; }
   delivery_result deliver(const alert_intent& intent) override {
     std::lock_guard<std::mutex> guard{mtx_};
     seen_.push_back(intent);
@@ -39,6 +40,7 @@ class recording_channel final : public alert_channel {
   }
 
  private:
+  std::string name_;
   mutable std::mutex mtx_;
   std::vector<alert_intent> seen_;
 };
@@ -63,13 +65,19 @@ class actor_fixture : public ::testing::Test, public caf_fixture {
     ctx->history_limit = history_limit;
     ctx->srv = "10.0.0.7";
     ctx->channels = {"recorder"};
+    for (auto& ch : extra_channels)
+      ctx->channels.emplace_back(ch->name());
     dispatcher_env env;
     env.db = store.db.get();
     env.committer = store.committer.get();
     env.channels = {channel};
+    for (auto& ch : extra_channels)
+      env.channels.push_back(ch);
     env.wall_now = ctx->wall_now;
     env.log_seq = &ctx->alert_log_seq;
     env.opts.inline_delivery = true;
+    env.opts.storm_threshold = storm_threshold;
+    env.intent_seq = &ctx->next_intent_id;
     ctx->dispatcher = spawn_dispatcher(sys, std::move(env));
     ctx->timers = {sys.spawn(timer_shard), sys.spawn(timer_shard)};
     coord = sys.spawn(coordinator, ctx.get());
@@ -141,6 +149,9 @@ class actor_fixture : public ::testing::Test, public caf_fixture {
 
   schedule_policy policy{0, 0, 6 * 3600 * 1000};
   std::size_t history_limit = 50;
+  std::size_t storm_threshold = 50;  ///< the dispatcher's alert-storm threshold
+  /// Channels beside "recorder" (named ones, for per-reservation alerters).
+  std::vector<std::shared_ptr<alert_channel>> extra_channels;
   unix_ms start_wall = 0;
   unix_ms wall_jump = 0;  ///< a wall-clock step (NTP) that steady time does not see
   caf::actor_clock::time_point start_steady;

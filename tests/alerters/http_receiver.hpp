@@ -32,14 +32,18 @@ struct captured_request {
 class http_receiver {
  public:
   /// `status` 0 means: read the request, never answer, hold the connection.
-  explicit http_receiver(int status) : status_(status) {
+  /// `port` 0 = ephemeral; a fixed one brings a receiver "back up" where an
+  /// earlier one was down.
+  explicit http_receiver(int status, int port = 0) : status_(status) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
     if (fd_ < 0)
       throw std::runtime_error("socket");
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = 0;
+    addr.sin_port = htons(static_cast<std::uint16_t>(port));
+    int one = 1;
+    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     if (::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0
         || ::listen(fd_, 16) != 0)
       throw std::runtime_error("bind/listen");
