@@ -41,7 +41,13 @@ typename Inspector::result_type inspect(Inspector& f, reservation_record& x) {
   return f(caf::meta::type_name("reservation_record"), x.job_id, x.app, x.component,
            x.owner, x.notify, x.alert_msg, x.frequency, x.unit, x.created_ms,
            x.last_checkin_ms, x.checkins, x.snooze_until_ms, x.late_since_ms,
-           x.last_alert_ms, x.alerts);
+           x.last_alert_ms, x.alerts, x.alerters, x.escalation, x.escalation_level,
+           x.revision);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, escalation_step& x) {
+  return f(caf::meta::type_name("escalation_step"), x.after, x.alerters);
 }
 
 template <class Inspector>
@@ -53,7 +59,7 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, alert_intent& x) {
   return f(caf::meta::type_name("alert_intent"), x.id, x.dedup_key, x.kind, x.channel,
            x.job_id, x.app, x.component, x.owner, x.notify, x.message, x.deadline_ms,
-           x.created_ms, x.attempts, x.next_attempt_ms, x.last_error);
+           x.created_ms, x.attempts, x.next_attempt_ms, x.last_error, x.progress);
 }
 
 }  // namespace gotel
@@ -71,12 +77,14 @@ struct reserve_request {
   std::string alert_msg;
   std::int64_t frequency = 0;
   time_unit unit = time_unit::minutes;
+  std::vector<std::string> alerters;        ///< empty = every configured channel
+  std::vector<escalation_step> escalation;  ///< empty = alerters at the first miss
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, reserve_request& x) {
   return f(caf::meta::type_name("reserve_request"), x.app, x.component, x.owner, x.notify,
-           x.alert_msg, x.frequency, x.unit);
+           x.alert_msg, x.frequency, x.unit, x.alerters, x.escalation);
 }
 
 /// POST /checkin.
@@ -117,5 +125,51 @@ typename Inspector::result_type inspect(Inspector& f, key_request& x) {
 
 /// Registers every type above with `cfg` (required on every node for remoting).
 void register_message_types(caf::actor_system_config& cfg);
+
+}  // namespace gotel
+
+// -- cluster (actors/cluster.hpp, docs/cluster.md) -----------------------------
+
+namespace gotel {
+
+using hello_atom = caf::atom_constant<caf::atom("hello")>;
+using auth_atom = caf::atom_constant<caf::atom("auth")>;
+using heartbeat_atom = caf::atom_constant<caf::atom("heartbeat")>;
+using replicate_atom = caf::atom_constant<caf::atom("replicate")>;
+using forward_atom = caf::atom_constant<caf::atom("forward")>;
+using sync_atom = caf::atom_constant<caf::atom("sync")>;
+using apply_atom = caf::atom_constant<caf::atom("apply")>;
+using prune_atom = caf::atom_constant<caf::atom("prune")>;
+using reevaluate_atom = caf::atom_constant<caf::atom("reeval")>;
+using view_atom = caf::atom_constant<caf::atom("view")>;
+
+/// One replicated change: the whole record after the change (or its removal),
+/// plus the checkin entry it added, if any.
+struct repl_change {
+  std::string key;
+  reservation_record rec;
+  bool deleted = false;
+  std::uint64_t checkin_seq = 0;  ///< 0 = no new checkin entry
+  checkin_entry checkin;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, repl_change& x) {
+  return f(caf::meta::type_name("repl_change"), x.key, x.rec, x.deleted, x.checkin_seq,
+           x.checkin);
+}
+
+/// A page of catch-up: changes in key order, where the next page starts, and
+/// whether this was the last page.
+struct sync_page {
+  std::vector<repl_change> changes;
+  std::string next_key;
+  bool done = false;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, sync_page& x) {
+  return f(caf::meta::type_name("sync_page"), x.changes, x.next_key, x.done);
+}
 
 }  // namespace gotel

@@ -1,9 +1,11 @@
 #include "actors/node.hpp"
 
+#include "actors/cluster.hpp"
 #include "actors/errors.hpp"
 #include "actors/timer_shard.hpp"
 #include "alerters/dispatcher.hpp"
 
+#include <caf/io/middleman.hpp>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -65,6 +67,15 @@ std::unique_ptr<node> node::start(const config& cfg, std::string& error,
   scfg.set("logger.file-verbosity", caf::atom("quiet"));
   scfg.set("logger.console-verbosity", caf::atom("quiet"));
   register_message_types(scfg);
+  if (!cfg.cluster.nodes.empty()) {
+    scfg.load<caf::io::middleman>();
+    // CAF detects nothing hung by default (BUILD-NOTES.md); our own heartbeats
+    // decide liveness, these only let a dead connection close.
+    scfg.set("middleman.heartbeat-interval",
+             caf::timespan{std::chrono::milliseconds{cfg.cluster.heartbeat_ms}});
+    scfg.set("middleman.connection-timeout",
+             caf::timespan{std::chrono::milliseconds{cfg.cluster.failure_timeout_ms}});
+  }
   n->system_ = std::make_unique<caf::actor_system>(scfg);
   auto& sys = *n->system_;
 
@@ -80,19 +91,67 @@ std::unique_ptr<node> node::start(const config& cfg, std::string& error,
     static_cast<std::int64_t>(cfg.alerts.expire_hours * 3600'000.0)};
   if (cfg.alerts.log_alerter)
     env.channels.push_back(make_log_channel());
+  env.opts.storm_threshold = static_cast<std::size_t>(cfg.alerts.storm_threshold);
+  env.opts.storm_window = std::chrono::milliseconds{cfg.alerts.storm_window_ms};
+  env.intent_seq = &ctx.next_intent_id;
   if (!cfg.alerts.webhook_url.empty())
     env.channels.push_back(make_webhook_channel(
-      cfg.alerts.webhook_url, std::chrono::milliseconds{cfg.alerts.webhook_timeout_ms}));
+      cfg.alerts.webhook_url, std::chrono::milliseconds{cfg.alerts.webhook_timeout_ms},
+      cfg.alerts.webhook_secret));
+  if (!cfg.smtp.host.empty()) {
+    smtp_options o;
+    o.host = cfg.smtp.host;
+    o.port = static_cast<int>(cfg.smtp.port);
+    o.user = cfg.smtp.user;
+    o.pass = cfg.smtp.pass;
+    o.from = cfg.smtp.from;
+    o.reply_to = cfg.smtp.reply_to;
+    o.tls = cfg.smtp.tls;
+    o.timeout = std::chrono::milliseconds{cfg.smtp.timeout_ms};
+    env.channels.push_back(make_smtp_channel(std::move(o)));
+  }
+  if (!cfg.pagerduty.routing_key.empty()) {
+    pagerduty_options o;
+    o.routing_key = cfg.pagerduty.routing_key;
+    o.url = cfg.pagerduty.url;
+    o.severity = cfg.pagerduty.severity;
+    o.source = ctx.srv.empty() ? cfg.server.node_id : ctx.srv;
+    o.timeout = std::chrono::milliseconds{cfg.pagerduty.timeout_ms};
+    env.channels.push_back(make_pagerduty_channel(std::move(o)));
+  }
+  if (!cfg.slack.webhook_url.empty())
+    env.channels.push_back(make_slack_channel(
+      cfg.slack.webhook_url, std::chrono::milliseconds{cfg.slack.timeout_ms}));
   for (auto& ch : extra_channels)
     env.channels.push_back(std::move(ch));
   for (auto& ch : env.channels)
     ctx.channels.emplace_back(ch->name());
+  // Secrets (SMTP password, routing key, Slack URL, webhook key) are never logged.
+  std::string names;
+  for (auto& c : ctx.channels)
+    names += (names.empty() ? "" : ", ") + c;
+  spdlog::info("alerters: {}", names.empty() ? "none" : names);
   ctx.dispatcher = spawn_dispatcher(sys, std::move(env));
 
   for (std::size_t i = 0; i < threads; ++i)
     ctx.timers.push_back(sys.spawn(timer_shard));
 
   n->coordinator_ = sys.spawn(gotel::coordinator, &ctx);
+  // The cluster starts before the restore, so that restored reservations of a
+  // node that is not (yet) the coordinator raise no alerts.
+  std::string nodes_error;
+  auto nodes = parse_nodes(cfg.cluster.nodes, nodes_error);
+  if (!nodes.empty()) {
+    cluster_options copts;
+    copts.self_id = cfg.server.node_id;
+    copts.nodes = std::move(nodes);
+    copts.secret = cfg.cluster.secret;
+    copts.heartbeat = std::chrono::milliseconds{cfg.cluster.heartbeat_ms};
+    copts.failure_timeout = std::chrono::milliseconds{cfg.cluster.failure_timeout_ms};
+    copts.request_timeout = std::chrono::milliseconds{cfg.server.request_timeout_ms};
+    if (!start_cluster(sys, &ctx, n->coordinator_, std::move(copts), error))
+      return nullptr;
+  }
   caf::scoped_actor self{sys};
   bool ok = true;
   self->request(n->coordinator_, caf::infinite, restore_atom::value)
@@ -113,6 +172,8 @@ void node::stop() {
   if (stopped_)
     return;
   stopped_ = true;
+  if (ctx_.cluster)
+    caf::anon_send_exit(ctx_.cluster, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(coordinator_, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(ctx_.dispatcher, caf::exit_reason::user_shutdown);
   for (auto& t : ctx_.timers)
@@ -123,6 +184,7 @@ void node::stop() {
 node::~node() {
   stop();
   coordinator_ = nullptr;
+  ctx_.cluster = nullptr;
   ctx_.dispatcher = nullptr;
   ctx_.timers.clear();
   system_.reset();  // joins the scheduler

@@ -60,9 +60,17 @@ constexpr const char* unset = "";
 using S = server_config;
 using A = alerts_config;
 using L = log_config;
+using C = cluster_config;
+using M = smtp_config;
+using P = pagerduty_config;
+using K = slack_config;
 constexpr auto in_server = &config::server;
 constexpr auto in_alerts = &config::alerts;
 constexpr auto in_log = &config::log;
+constexpr auto in_cluster = &config::cluster;
+constexpr auto in_smtp = &config::smtp;
+constexpr auto in_pagerduty = &config::pagerduty;
+constexpr auto in_slack = &config::slack;
 
 const std::vector<setting>& settings() {
   static const std::vector<setting> table = {
@@ -139,8 +147,53 @@ const std::vector<setting>& settings() {
                                        "retry delay cap (delays double up to it)"),
       row<in_alerts, &A::expire_hours>("alerts.expire_hours", defaults::expire_hours,
                                        "an undeliverable alert is dropped after this long"),
+      row<in_alerts, &A::webhook_secret>("alerts.webhook_secret", unset,
+                                         "HMAC-SHA256 key signing webhook bodies; empty = unsigned",
+                                         true),
+      row<in_alerts, &A::storm_threshold>("alerts.storm_threshold", defaults::storm_threshold,
+                                          "alerts per channel per window before they are grouped;"
+                                          " 0 = never group"),
+      row<in_alerts, &A::storm_window_ms>("alerts.storm_window_ms", defaults::storm_window_ms,
+                                          "the window alert storms are counted in"),
 
       row<in_log, &L::level>("log.level", defaults::log_level, "trace, debug, info, warn or error"),
+
+      row<in_cluster, &C::nodes>("cluster.nodes", unset,
+                                 "every node as id@http_host:port@cluster_host:port, comma-separated;"
+                                 " empty = single node"),
+      row<in_cluster, &C::heartbeat_ms>("cluster.heartbeat_ms", defaults::heartbeat_ms,
+                                        "interval of heartbeats between nodes"),
+      row<in_cluster, &C::failure_timeout_ms>("cluster.failure_timeout_ms",
+                                              defaults::failure_timeout_ms,
+                                              "silence after which a peer is declared dead"),
+      row<in_cluster, &C::secret>("cluster.secret", unset,
+                                  "shared credential every node must hold to join", true),
+
+      row<in_smtp, &M::host>("smtp.host", unset, "SMTP relay host; setting it enables e-mail"),
+      row<in_smtp, &M::port>("smtp.port", defaults::smtp_port, "SMTP relay port"),
+      row<in_smtp, &M::user>("smtp.user", unset, "SMTP AUTH user; empty = no AUTH"),
+      row<in_smtp, &M::pass>("smtp.pass", unset, "SMTP AUTH password", true),
+      row<in_smtp, &M::from>("smtp.from", defaults::smtp_from, "From address of alert mail"),
+      row<in_smtp, &M::reply_to>("smtp.reply_to", unset, "Reply-To address; empty = smtp.from"),
+      row<in_smtp, &M::tls>("smtp.tls", defaults::smtp_tls,
+                            "none, starttls (required) or tls (smtps, TLS from the start)"),
+      row<in_smtp, &M::timeout_ms>("smtp.timeout_ms", defaults::smtp_timeout_ms,
+                                   "time allowed per message before it is retried"),
+
+      row<in_pagerduty, &P::routing_key>("pagerduty.routing_key", unset,
+                                         "Events API v2 routing key; setting it enables PagerDuty",
+                                         true),
+      row<in_pagerduty, &P::url>("pagerduty.url", defaults::pagerduty_url,
+                                 "Events API v2 endpoint (proxies, tests)"),
+      row<in_pagerduty, &P::severity>("pagerduty.severity", defaults::pagerduty_severity,
+                                      "critical, error, warning or info"),
+      row<in_pagerduty, &P::timeout_ms>("pagerduty.timeout_ms", defaults::pagerduty_timeout_ms,
+                                        "a slower answer counts as failed and is retried"),
+
+      row<in_slack, &K::webhook_url>("slack.webhook_url", unset,
+                                     "Slack incoming-webhook URL; setting it enables Slack", true),
+      row<in_slack, &K::timeout_ms>("slack.timeout_ms", defaults::slack_timeout_ms,
+                                    "a slower answer counts as failed and is retried"),
   };
   return table;
 }
@@ -150,6 +203,15 @@ constexpr std::pair<std::string_view, std::string_view> env_aliases[] = {
     {"GOTEL_LISTEN", "server.listen"},
     {"GOTEL_DATA_DIR", "server.data_dir"},
     {"GOTEL_WEBHOOK_URL", "alerts.webhook_url"},
+    // The original GoTel's names, kept so old deployments keep their alerters.
+    {"GOTEL_SMTP_HOST", "smtp.host"},
+    {"GOTEL_SMTP_PORT", "smtp.port"},
+    {"GOTEL_SMTP_USER", "smtp.user"},
+    {"GOTEL_SMTP_PASS", "smtp.pass"},
+    {"GOTEL_SMTP_FROM", "smtp.from"},
+    {"GOTEL_PD_SERVICE_KEY", "pagerduty.routing_key"},
+    {"GOTEL_PAGERDUTY_URL", "pagerduty.url"},
+    {"GOTEL_SLACK_WEBHOOK_URL", "slack.webhook_url"},
 };
 /// Read by the caller to find the file; not a setting.
 constexpr std::string_view env_config_file = "GOTEL_CONFIG";
@@ -497,7 +559,7 @@ std::string env_name(const std::string& name) {
 std::string to_toml(const config& cfg) {
   std::string out =
       "# GoTel effective configuration: every setting, defaults included.\n"
-      "# Secrets are shown as \"***\".\n";
+      "# Secrets that are set are shown as \"***\".\n";
   std::string_view current;
   for (const auto& s : settings()) {
     const std::string_view section = section_of(s.name);
@@ -506,9 +568,15 @@ std::string to_toml(const config& cfg) {
       current = section;
     }
     const std::string key(s.name.substr(section.size() + 1));
-    const std::string value =
-        s.secret ? toml_string("***")
-                 : std::visit([&](auto access) { return toml_value(access.get(cfg)); }, s.field);
+    // An unset secret prints as "" (nothing to hide, and the output stays loadable).
+    const std::string value = std::visit(
+        [&](auto access) {
+          if constexpr (std::is_same_v<decltype(access), slot<std::string>>) {
+            if (s.secret && !access.get(cfg).empty()) return toml_string("***");
+          }
+          return toml_value(access.get(cfg));
+        },
+        s.field);
     out += "# " + std::string(s.doc) + "\n" + key + " = " + value + "\n";
   }
   return out;
@@ -607,8 +675,87 @@ std::string validate(const config& cfg) {
               std::end(log_levels),
           "log.level must be one of trace, debug, info, warn, error, got " + quote(cfg.log.level));
 
+  require(a.storm_threshold >= 0,
+          "alerts.storm_threshold must be >= 0, got " + n(a.storm_threshold));
+  require(a.storm_window_ms > 0,
+          "alerts.storm_window_ms must be > 0, got " + n(a.storm_window_ms));
+  const auto& m = cfg.smtp;
+  require(m.port >= 1 && m.port <= 65535, "smtp.port must be 1-65535, got " + n(m.port));
+  require(m.tls == "none" || m.tls == "starttls" || m.tls == "tls",
+          "smtp.tls must be none, starttls or tls, got " + quote(m.tls));
+  require(m.timeout_ms > 0, "smtp.timeout_ms must be > 0, got " + n(m.timeout_ms));
+  require(m.host.empty() || !m.from.empty(), "smtp.from is required when smtp.host is set");
+  auto no_line_breaks = [](const std::string& v) {
+    return v.find_first_of("\r\n") == std::string::npos;
+  };
+  require(no_line_breaks(m.from) && no_line_breaks(m.reply_to) && no_line_breaks(m.host),
+          "smtp.host, smtp.from and smtp.reply_to must not contain line breaks");
+  const auto& p = cfg.pagerduty;
+  require(p.url.starts_with("http://") || p.url.starts_with("https://"),
+          "pagerduty.url must start with http:// or https://, got " + quote(p.url));
+  require(p.severity == "critical" || p.severity == "error" || p.severity == "warning" ||
+              p.severity == "info",
+          "pagerduty.severity must be critical, error, warning or info, got " + quote(p.severity));
+  require(p.timeout_ms > 0, "pagerduty.timeout_ms must be > 0, got " + n(p.timeout_ms));
+  // The URL is a credential: name the rule, never echo the value.
+  require(cfg.slack.webhook_url.empty() || cfg.slack.webhook_url.starts_with("http://") ||
+              cfg.slack.webhook_url.starts_with("https://"),
+          "slack.webhook_url must be empty or start with http:// or https://");
+  require(cfg.slack.timeout_ms > 0, "slack.timeout_ms must be > 0, got " + n(cfg.slack.timeout_ms));
+
+  const auto& c = cfg.cluster;
+  require(c.heartbeat_ms > 0, "cluster.heartbeat_ms must be > 0, got " + n(c.heartbeat_ms));
+  require(c.failure_timeout_ms > 2 * c.heartbeat_ms,
+          "cluster.failure_timeout_ms (" + n(c.failure_timeout_ms) +
+              ") must exceed two heartbeats (" + n(2 * c.heartbeat_ms) + ")");
+  std::string nodes_error;
+  auto nodes = parse_nodes(c.nodes, nodes_error);
+  require(nodes_error.empty(), nodes_error);
+  if (!nodes.empty()) {
+    require(!c.secret.empty(), "cluster.secret is required when cluster.nodes is set");
+    require(std::any_of(nodes.begin(), nodes.end(),
+                        [&](const node_address& a) { return a.id == s.node_id; }),
+            "server.node_id " + quote(s.node_id) + " is not one of cluster.nodes");
+  }
+
   std::string out;
   for (const auto& e : errors) out += (out.empty() ? "" : "; ") + e;
+  return out;
+}
+
+std::vector<node_address> parse_nodes(const std::string& text, std::string& error) {
+  std::vector<node_address> out;
+  error.clear();
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    auto end = text.find(',', pos);
+    if (end == std::string::npos) end = text.size();
+    auto entry = text.substr(pos, end - pos);
+    pos = end + 1;
+    auto b = entry.find_first_not_of(' ');
+    if (b == std::string::npos) continue;
+    entry = entry.substr(b, entry.find_last_not_of(' ') - b + 1);
+    auto at1 = entry.find('@');
+    auto at2 = at1 == std::string::npos ? at1 : entry.find('@', at1 + 1);
+    auto bad = [&] {
+      error = "cluster.nodes: expected id@http_host:port@cluster_host:port, got " + quote(entry);
+      return std::vector<node_address>{};
+    };
+    if (at2 == std::string::npos) return bad();
+    node_address a;
+    a.id = entry.substr(0, at1);
+    a.http = entry.substr(at1 + 1, at2 - at1 - 1);
+    auto cl = split_host_port(entry.substr(at2 + 1));
+    if (a.id.empty() || !split_host_port(a.http) || !cl || cl->second == 0) return bad();
+    a.cluster_host = cl->first;
+    a.cluster_port = cl->second;
+    for (auto& other : out)
+      if (other.id == a.id) {
+        error = "cluster.nodes: node id " + quote(a.id) + " appears twice";
+        return {};
+      }
+    out.push_back(std::move(a));
+  }
   return out;
 }
 

@@ -48,7 +48,57 @@ struct alerts_config {
   std::int64_t retry_initial_ms = 0;
   std::int64_t retry_max_ms = 0;
   double expire_hours = 0;
+  std::string webhook_secret;           ///< HMAC-SHA256 key for X-Gotel-Signature; secret
+  std::int64_t storm_threshold = 0;     ///< alerts per channel per window before grouping; 0 = off
+  std::int64_t storm_window_ms = 0;     ///< the storm counting window
 };
+
+/// E-mail through an SMTP relay; an empty host = no e-mail channel.
+struct smtp_config {
+  std::string host;
+  std::int64_t port = 0;
+  std::string user;        ///< empty = no AUTH (relays without AUTH work)
+  std::string pass;        ///< secret
+  std::string from;
+  std::string reply_to;    ///< empty = `from`
+  std::string tls;         ///< "none", "starttls" or "tls"
+  std::int64_t timeout_ms = 0;
+};
+
+/// PagerDuty Events API v2; an empty routing key = no PagerDuty channel.
+struct pagerduty_config {
+  std::string routing_key;  ///< secret
+  std::string url;
+  std::string severity;     ///< critical, error, warning or info
+  std::int64_t timeout_ms = 0;
+};
+
+/// Slack incoming webhook; an empty URL = no Slack channel.
+struct slack_config {
+  std::string webhook_url;  ///< secret (the URL is the credential)
+  std::int64_t timeout_ms = 0;
+};
+
+/// A cluster of nodes; empty `nodes` = a single node with no cluster at all.
+struct cluster_config {
+  /// Every node, comma-separated, each "id@http_host:port@cluster_host:port".
+  /// The same list on every node; server.node_id names this one.
+  std::string nodes;
+  std::int64_t heartbeat_ms = 0;        ///< how often peers heartbeat each other
+  std::int64_t failure_timeout_ms = 0;  ///< silence after which a peer is dead
+  std::string secret;                   ///< shared credential; required with nodes
+};
+
+/// One entry of cluster.nodes.
+struct node_address {
+  std::string id;
+  std::string http;          ///< host:port of its HTTP API
+  std::string cluster_host;  ///< where its cluster port listens
+  std::uint16_t cluster_port = 0;
+};
+
+/// Parses cluster.nodes; "" in `error` when valid (an empty list is valid).
+std::vector<node_address> parse_nodes(const std::string& text, std::string& error);
 
 struct log_config {
   std::string level;  ///< trace, debug, info, warn, error
@@ -58,6 +108,10 @@ struct config {
   server_config server;
   alerts_config alerts;
   log_config log;
+  cluster_config cluster;
+  smtp_config smtp;
+  pagerduty_config pagerduty;
+  slack_config slack;
 };
 
 /// The embedded defaults (defaults.hpp), with nothing read from anywhere.

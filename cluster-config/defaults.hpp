@@ -62,7 +62,33 @@ inline constexpr std::int64_t retry_initial_ms = 1000;
 inline constexpr std::int64_t retry_max_ms = 5 * 60 * 1000;
 /// After a day of failures an intent is expired: logged, counted, and dropped.
 inline constexpr double expire_hours = 24.0;
+/// 50 alerts on one channel within 10 s is an outage of the monitor's own view
+/// (network cut, shared dependency down), not 50 separate incidents: group the rest.
+inline constexpr std::int64_t storm_threshold = 50;
+inline constexpr std::int64_t storm_window_ms = 10000;
+
+/// The SMTP submission port every relay listens on without TLS wrapping.
+inline constexpr std::int64_t smtp_port = 25;
+/// A sender address that says where the mail comes from; operators set their own.
+inline constexpr const char* smtp_from = "gotel@localhost";
+/// GoTel used plain SMTP; relays on the local network often offer nothing else.
+inline constexpr const char* smtp_tls = "none";
+/// SMTP relays greet slowly under load; 10 s per recipient before a retry.
+inline constexpr std::int64_t smtp_timeout_ms = 10000;
+/// PagerDuty's public Events API v2 endpoint; override for proxies and tests.
+inline constexpr const char* pagerduty_url = "https://events.pagerduty.com/v2/enqueue";
+/// A missed cron job pages: that is why it has a PagerDuty escalation at all.
+inline constexpr const char* pagerduty_severity = "critical";
+/// Same budget as the webhook: a slower answer is retried.
+inline constexpr std::int64_t pagerduty_timeout_ms = 5000;
+inline constexpr std::int64_t slack_timeout_ms = 5000;
 
 inline constexpr const char* log_level = "info";
+
+/// Heartbeats twice a second: cheap, and a lost one is noticed well before the timeout.
+inline constexpr std::int64_t heartbeat_ms = 500;
+/// Three seconds of silence (six heartbeats) before a peer is declared dead:
+/// tolerates lost heartbeats and GC-free hiccups, still fails over within seconds.
+inline constexpr std::int64_t failure_timeout_ms = 3000;
 
 }  // namespace gotel::defaults

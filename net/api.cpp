@@ -33,6 +33,7 @@ http::status status_for(errc code) {
     case errc::invalid_argument: return http::status::bad_request;
     case errc::none: return http::status::ok;
     case errc::storage_failure:
+    case errc::no_coordinator:
     case errc::unavailable: break;
   }
   return http::status::service_unavailable;
@@ -63,6 +64,16 @@ std::string listing_json(const std::vector<reservation_record>& recs, unix_ms no
     j["snoozed_until"] = is_snoozed(rec, now) ? rec.snooze_until_ms / 1000 : 0;
     j["created"] = rec.created_ms / 1000;
     j["alerts"] = rec.alerts;
+    // The reservation's alerter choice as posted: [] = every configured one.
+    j["alerters"] = rec.alerters;
+    ordered_json steps = ordered_json::array();
+    for (auto& step : rec.escalation) {
+      ordered_json x;
+      x["after"] = step.after;
+      x["alerters"] = step.alerters;
+      steps.push_back(std::move(x));
+    }
+    j["escalation"] = std::move(steps);
     result.push_back(std::move(j));
   }
   ordered_json out;
@@ -78,6 +89,8 @@ struct api::impl : std::enable_shared_from_this<api::impl> {
   std::atomic<std::size_t> next_bridge{0};
   /// Store scans (listings, pages) run here, never on I/O or scheduler threads.
   boost::asio::thread_pool pool{2};
+  /// host:port the HTTP server is bound to (set once before serving).
+  std::string bound_address;
 
   explicit impl(node& nd) : n(nd) {
     auto& cfg = n.settings();
@@ -85,7 +98,7 @@ struct api::impl : std::enable_shared_from_this<api::impl> {
     limits.max_notes_bytes = static_cast<std::size_t>(cfg.server.max_notes_bytes);
     auto timeout = std::chrono::milliseconds{cfg.server.request_timeout_ms};
     for (int i = 0; i < 4; ++i)
-      bridges.push_back(spawn_bridge(n.system(), n.coordinator(), timeout));
+      bridges.push_back(spawn_bridge(n.system(), n.coordinator(), &n.context(), timeout));
   }
 
   ~impl() {
@@ -134,6 +147,22 @@ struct api::impl : std::enable_shared_from_this<api::impl> {
     });
   }
 
+  /// The cluster as this node sees it; a single node is its own coordinator.
+  node_context::cluster_view cluster_view() {
+    if (n.context().cluster)
+      return n.context().view();
+    node_context::cluster_view v;
+    node_context::peer_view self_view;
+    self_view.id = n.settings().server.node_id;
+    self_view.http = bound_address;
+    self_view.alive = true;
+    self_view.coordinator = true;
+    self_view.last_heard_ms = n.context().wall_now();
+    v.coordinator_id = self_view.id;
+    v.nodes.push_back(std::move(self_view));
+    return v;
+  }
+
   std::vector<reservation_record> all_reservations(storage::status& st) {
     std::vector<reservation_record> out;
     st = n.store().for_each_reservation([&](const std::string&, reservation_record&& rec) {
@@ -141,6 +170,12 @@ struct api::impl : std::enable_shared_from_this<api::impl> {
       return true;
     });
     return out;
+  }
+
+  /// The newest alert log entries (what was delivered, grouped or expired).
+  std::vector<alert_log_entry> recent_alerts() {
+    storage::status st;
+    return n.store().alert_log(badguests_log_entries, st);
   }
 
   void handle(http_request&& req, const std::string& remote, responder respond) {
@@ -199,7 +234,7 @@ struct api::impl : std::enable_shared_from_this<api::impl> {
                                  true);
            });
     } else if (path == "/is-coordinator" && get) {
-      respond(json(http::status::ok, "true"));
+      respond(json(http::status::ok, n.context().coordinator.load() ? "true" : "false"));
     } else if ((path == "/status" || path == "/badguests" || path == "/nodes") && get) {
       auto self = shared_from_this();
       auto page = std::string{path};
@@ -213,9 +248,9 @@ struct api::impl : std::enable_shared_from_this<api::impl> {
         if (page == "/status")
           html = status_page(recs, now, self->n.context().policy);
         else if (page == "/badguests")
-          html = badguests_page(recs);
+          html = badguests_page(recs, self->recent_alerts());
         else
-          html = nodes_page(self->n.settings());
+          html = nodes_page(self->cluster_view(), self->n.settings().server.node_id);
         http_response res{http::status::ok, 11};
         res.set(http::field::content_type, "text/html; charset=utf-8");
         res.body() = std::move(html);
@@ -237,6 +272,10 @@ struct api::impl : std::enable_shared_from_this<api::impl> {
 api::api(node& n) : impl_(std::make_shared<impl>(n)) {}
 
 api::~api() = default;
+
+void api::set_bound_address(std::string address) {
+  impl_->bound_address = std::move(address);
+}
 
 http_handler api::handler() {
   auto d = impl_;

@@ -3,6 +3,7 @@
 #include "alerters/render.hpp"
 
 #include <algorithm>
+#include <map>
 
 namespace gotel {
 
@@ -64,27 +65,48 @@ std::string status_page(const std::vector<reservation_record>& recs, unix_ms now
   return out;
 }
 
-std::string badguests_page(const std::vector<reservation_record>& recs) {
+std::string badguests_page(const std::vector<reservation_record>& recs,
+                           const std::vector<alert_log_entry>& log) {
   std::vector<const reservation_record*> bad;
   for (auto& rec : recs)
     if (rec.alerts > 0)
       bad.push_back(&rec);
   std::sort(bad.begin(), bad.end(), [](auto* a, auto* b) { return a->alerts > b->alerts; });
+  // The log is newest first: the first entry seen per job is its last alert.
+  std::map<std::uint64_t, const alert_log_entry*> last;
+  for (auto& e : log)
+    last.emplace(e.job_id, &e);
   std::string out{page_head};
-  out += "<h1>Bad guests</h1>\n<table>\n<tr><th>App</th><th>Component</th><th>Alerts</th></tr>\n";
-  for (auto* rec : bad)
-    out += "<tr>" + cell(rec->app) + cell(rec->component) + cell(std::to_string(rec->alerts))
-           + "</tr>\n";
+  out += "<h1>Bad guests</h1>\n<table>\n<tr><th>App</th><th>Component</th><th>Alerts</th>"
+         "<th>Last Alert</th><th>Channel</th><th>Outcome</th></tr>\n";
+  for (auto* rec : bad) {
+    out += "<tr>" + cell(rec->app) + cell(rec->component) + cell(std::to_string(rec->alerts));
+    auto i = last.find(rec->job_id);
+    if (i != last.end())
+      out += cell(rfc1123(i->second->at_ms)) + cell(i->second->channel)
+             + cell(i->second->outcome);
+    else
+      out += cell(rec->last_alert_ms ? rfc1123(rec->last_alert_ms) : "") + cell("") + cell("");
+    out += "</tr>\n";
+  }
   out += "</table>\n";
   out += page_tail;
   return out;
 }
 
-std::string nodes_page(const config& cfg) {
+std::string nodes_page(const node_context::cluster_view& view, const std::string& self_id) {
   std::string out{page_head};
-  out += "<h1>Nodes</h1>\n<table>\n<tr><th>Node</th><th>Address</th><th>Role</th></tr>\n";
-  out += "<tr>" + cell(cfg.server.node_id) + cell(cfg.server.listen) + cell("coordinator")
-         + "</tr>\n";
+  out += "<h1>Nodes</h1>\n<p>Epoch " + std::to_string(view.epoch) + ", coordinator "
+         + html_escape(view.coordinator_id.empty() ? "none (electing)" : view.coordinator_id)
+         + "</p>\n<table>\n<tr><th>Node</th><th>Address</th><th>Role</th><th>State</th>"
+           "<th>Last Heard</th></tr>\n";
+  for (auto& n : view.nodes) {
+    auto name = n.id == self_id ? n.id + " (this node)" : n.id;
+    out += "<tr class=\"" + std::string{n.alive ? "OK" : "FAILING"} + "\">" + cell(name)
+           + cell(n.http) + cell(n.coordinator ? "coordinator" : "worker")
+           + cell(n.alive ? "alive" : "silent")
+           + cell(n.last_heard_ms ? rfc1123(n.last_heard_ms) : "never") + "</tr>\n";
+  }
   out += "</table>\n";
   out += page_tail;
   return out;

@@ -2,6 +2,7 @@
 /// The original's HTML pages: /status, /badguests, /nodes. Pure functions of
 /// the stored reservations and the time; every value is HTML-escaped.
 
+#include "actors/context.hpp"
 #include "actors/schedule.hpp"
 #include "cluster-config/config.hpp"
 #include "storage/model.hpp"
@@ -16,7 +17,13 @@ std::string html_escape(std::string_view text);
 
 std::string status_page(const std::vector<reservation_record>& recs, unix_ms now,
                         const schedule_policy& policy);
-std::string badguests_page(const std::vector<reservation_record>& recs);
-std::string nodes_page(const config& cfg);
+/// Alert log entries /badguests reads (newest first) for each job's last alert.
+inline constexpr std::size_t badguests_log_entries = 10000;
+
+/// Alert count per app/component (from the records), with the last alert's
+/// time, channel and outcome from `log` (newest first) where it has one.
+std::string badguests_page(const std::vector<reservation_record>& recs,
+                           const std::vector<alert_log_entry>& log = {});
+std::string nodes_page(const node_context::cluster_view& view, const std::string& self_id);
 
 }  // namespace gotel
