@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,48 @@ struct node_context {
   std::atomic<std::uint64_t> next_job_id{1};
   std::atomic<std::uint64_t> next_intent_id{1};
   std::atomic<std::uint64_t> alert_log_seq{0};
+
+  // -- cluster (actors/cluster.hpp); a single node is always the coordinator --
+  /// The cluster actor, or nullptr for a single node.
+  caf::actor cluster;
+  /// This node is the coordinator (the one that sends reservation alerts).
+  std::atomic<bool> coordinator{true};
+  /// Alerts may be raised while the actor clock is before this (nanoseconds, the
+  /// clock's epoch): a lease the cluster actor renews on every on-time tick, so a
+  /// coordinator that was paused (SIGSTOP) cannot alert from a stale view.
+  std::atomic<std::int64_t> alert_lease_ns{INT64_MAX};
+
+  /// Whether reservation alerts may be raised at actor-clock time `now_ns`.
+  bool may_alert(std::int64_t now_ns) const {
+    return coordinator.load(std::memory_order_acquire)
+           && now_ns < alert_lease_ns.load(std::memory_order_acquire);
+  }
+
+  /// What the cluster looks like from here, for /nodes and /is-coordinator.
+  struct peer_view {
+    std::string id;
+    std::string http;
+    bool alive = false;
+    bool coordinator = false;
+    std::int64_t last_heard_ms = 0;  ///< wall time; 0 = never
+  };
+  struct cluster_view {
+    std::uint64_t epoch = 0;
+    std::string coordinator_id;
+    std::vector<peer_view> nodes;  ///< every node, this one included
+  };
+  cluster_view view() const {
+    std::lock_guard<std::mutex> guard{view_mtx};
+    return view_;
+  }
+  void set_view(cluster_view v) {
+    std::lock_guard<std::mutex> guard{view_mtx};
+    view_ = std::move(v);
+  }
+
+ private:
+  mutable std::mutex view_mtx;
+  cluster_view view_;
 };
 
 }  // namespace gotel

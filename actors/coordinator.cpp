@@ -2,6 +2,8 @@
 
 #include "actors/errors.hpp"
 
+#include <algorithm>
+
 namespace gotel {
 
 namespace {
@@ -22,6 +24,32 @@ reservation_actor spawn_reservation(coordinator_pointer self, const std::string&
       caf::anon_send(coord, restart_atom::value, key, addr);
   });
   return hdl;
+}
+
+/// Removes `key` through its actor (checkout or replicated delete); the entry
+/// stays, marked closing, until the removal is durable.
+/// `rp`, if any, gets the answer.
+void remove_entry(coordinator_pointer self, const std::string& key, caf::message msg,
+                  std::optional<caf::typed_response_promise<reservation_record>> rp) {
+  auto& e = self->state.registry.at(key);
+  e.closing = true;
+  auto hdl = e.actor;
+  self->request(caf::actor_cast<caf::actor>(hdl), caf::infinite, std::move(msg))
+    .then(
+      [=](reservation_record& rec) mutable {
+        auto i = self->state.registry.find(key);
+        if (i != self->state.registry.end() && i->second.actor == hdl)
+          self->state.registry.erase(i);
+        if (rp)
+          rp->deliver(std::move(rec));
+      },
+      [=](caf::error& err) mutable {
+        auto i = self->state.registry.find(key);
+        if (i != self->state.registry.end() && i->second.actor == hdl)
+          i->second.closing = false;
+        if (rp)
+          rp->deliver(std::move(err));
+      });
 }
 
 /// The live entry for (app, component), or nullptr.
@@ -86,25 +114,54 @@ coordinator_actor::behavior_type coordinator(coordinator_pointer self, node_cont
         return no_reservation(req.app, req.component);
       // The entry stays (closing) until the removal is durable, so a new
       // reservation for the same key cannot race the old one's delete.
-      e->closing = true;
-      auto key = reservation_key(req.app, req.component);
-      auto hdl = e->actor;
       auto rp = self->make_response_promise<reservation_record>();
-      self->request(hdl, caf::infinite, checkout_atom::value)
-        .then(
-          [=](reservation_record& rec) mutable {
-            auto i = self->state.registry.find(key);
-            if (i != self->state.registry.end() && i->second.actor == hdl)
-              self->state.registry.erase(i);
-            rp.deliver(std::move(rec));
-          },
-          [=](caf::error& err) mutable {
-            auto i = self->state.registry.find(key);
-            if (i != self->state.registry.end() && i->second.actor == hdl)
-              i->second.closing = false;
-            rp.deliver(std::move(err));
-          });
+      remove_entry(self, reservation_key(req.app, req.component),
+                   caf::make_message(checkout_atom::value), rp);
       return rp;
+    },
+    [=](apply_atom, repl_change& ch) -> caf::result<reservation_record> {
+      auto& st = self->state;
+      auto i = st.registry.find(ch.key);
+      if (i != st.registry.end() && i->second.closing)
+        return make_error(errc::conflict, "reservation is being removed; retry");
+      if (ch.deleted) {
+        if (i == st.registry.end())
+          return ch.rec;  // never had it: nothing to remove
+        auto rp = self->make_response_promise<reservation_record>();
+        remove_entry(self, ch.key, caf::make_message(apply_atom::value, std::move(ch)), rp);
+        return rp;
+      }
+      if (i == st.registry.end()) {
+        auto placeholder = ch.rec;
+        placeholder.revision = 0;  // so that the actor adopts and persists ch.rec
+        auto hdl = spawn_reservation(self, ch.key, std::move(placeholder), false);
+        i = st.registry.emplace(ch.key, coordinator_state::entry{hdl, false}).first;
+      }
+      auto next = ch.rec.job_id + 1;
+      auto cur = st.ctx->next_job_id.load();
+      if (next > cur)
+        st.ctx->next_job_id.store(next);
+      return self->delegate(i->second.actor, apply_atom::value, std::move(ch));
+    },
+    [=](prune_atom, std::vector<std::string>& keep) -> std::uint64_t {
+      std::sort(keep.begin(), keep.end());
+      std::vector<std::string> gone;
+      for (auto& [key, entry] : self->state.registry)
+        if (!entry.closing && !std::binary_search(keep.begin(), keep.end(), key))
+          gone.push_back(key);
+      for (auto& key : gone) {
+        repl_change ch;
+        ch.key = key;
+        ch.deleted = true;
+        remove_entry(self, key, caf::make_message(apply_atom::value, std::move(ch)),
+                     std::nullopt);
+      }
+      return gone.size();
+    },
+    [=](reevaluate_atom) {
+      for (auto& kv : self->state.registry)
+        if (!kv.second.closing)
+          caf::anon_send(kv.second.actor, wake_atom::value, std::int64_t{0});
     },
     [=](count_atom) -> std::uint64_t { return self->state.registry.size(); },
     [=](restore_atom) -> caf::result<std::uint64_t> {

@@ -29,6 +29,14 @@ using coordinator_actor = caf::typed_actor<
   caf::replies_to<count_atom>::with<std::uint64_t>,
   /// Loads every stored reservation and spawns its actor; replies how many.
   caf::replies_to<restore_atom>::with<std::uint64_t>,
+  /// A change replicated from the cluster's coordinator: routed to (or spawns)
+  /// the reservation actor, which adopts it if newer.
+  caf::replies_to<apply_atom, repl_change>::with<reservation_record>,
+  /// Catch-up finished: removes every reservation whose key is not in the list.
+  caf::replies_to<prune_atom, std::vector<std::string>>::with<std::uint64_t>,
+  /// This node may alert now (it took over, or its lease came back): every
+  /// reservation looks at its deadline again.
+  caf::reacts_to<reevaluate_atom>,
   /// From a reservation actor that terminated abnormally: respawn it.
   caf::reacts_to<restart_atom, std::string, caf::actor_addr>>;
 

@@ -14,6 +14,7 @@ const char* name_of(errc code) {
     case errc::storage_failure: return "storage_failure";
     case errc::invalid_argument: return "invalid_argument";
     case errc::unavailable: return "unavailable";
+    case errc::no_coordinator: return "no_coordinator";
   }
   return "unknown";
 }

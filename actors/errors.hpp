@@ -15,7 +15,8 @@ enum class errc : std::uint8_t {
   conflict,          ///< the reservation is being checked out; retry
   storage_failure,   ///< the write did not reach the disk
   invalid_argument,  ///< a request the actor layer refuses
-  unavailable,       ///< shutting down, or no coordinator
+  unavailable,       ///< shutting down, or the actor did not answer in time
+  no_coordinator,    ///< cluster: no coordinator is reachable from this node
 };
 
 caf::error make_error(errc code);

@@ -26,6 +26,9 @@ using reservation_actor = caf::typed_actor<
   caf::replies_to<unsnooze_atom>::with<reservation_record>,
   caf::replies_to<checkout_atom>::with<reservation_record>,
   caf::replies_to<get_atom>::with<reservation_record>,
+  /// A change replicated from the coordinator (actors/cluster.hpp): adopted when
+  /// newer than the local state, persisted, never replicated again.
+  caf::replies_to<apply_atom, repl_change>::with<reservation_record>,
   caf::reacts_to<wake_atom, std::int64_t>,
   caf::reacts_to<persisted_atom, std::uint64_t, bool>>;
 
@@ -39,6 +42,8 @@ struct reservation_state {
     reservation_record snapshot;
     std::vector<alert_intent> intents;
     bool quit_after = false;
+    /// What to send to the other nodes once durable here (cluster only).
+    std::optional<repl_change> change;
   };
 
   node_context* ctx = nullptr;

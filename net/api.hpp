@@ -18,6 +18,9 @@ class api {
   /// The handler to give http_server.
   http_handler handler();
 
+  /// Where the HTTP server listens (shown on /nodes); call before serving.
+  void set_bound_address(std::string address);
+
  private:
   struct impl;
   std::shared_ptr<impl> impl_;

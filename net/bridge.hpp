@@ -25,9 +25,12 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gotel::reply_fn)
 
 namespace gotel {
 
-/// A bridge asking `coordinator`, failing requests after `timeout`.
+/// A bridge asking `coordinator`, failing requests after `timeout`. In a
+/// cluster, a worker's bridge sends writes to the coordinator through the
+/// cluster actor, and applies them locally only when no coordinator is
+/// reachable (a monitor prefers accepting checkins to refusing them).
 caf::actor spawn_bridge(caf::actor_system& sys, coordinator_actor coordinator,
-                        std::chrono::milliseconds timeout);
+                        const node_context* ctx, std::chrono::milliseconds timeout);
 
 /// Sends `request` (e.g. make_message(checkin_atom::value, req)) through `bridge`.
 /// Thread-safe; callable from any thread.

@@ -128,6 +128,7 @@ int main(int argc, char** argv) {
     spdlog::critical("gotel: {}", err);
     return 1;
   }
+  api.set_bound_address(opts.host + ":" + std::to_string(server.port()));
   if (!cfg.server.port_file.empty()) {
     auto tmp = cfg.server.port_file + ".tmp";
     std::ofstream{tmp} << server.port() << "\n";

@@ -112,7 +112,7 @@ status corrupt_value(std::string_view what, std::size_t count) {
 /// does not hide every good one (the caller still learns of it).
 template <class Visit>
 status scan(rocksdb::DB& db, std::string_view prefix, bool newest_first, Visit&& visit,
-            std::size_t& undecodable) {
+            std::size_t& undecodable, std::string_view seek_from = {}) {
   const std::string lower(prefix);
   const std::string upper = prefix_end(prefix);
   rocksdb::Slice lower_slice(lower);
@@ -124,6 +124,8 @@ status scan(rocksdb::DB& db, std::string_view prefix, bool newest_first, Visit&&
   undecodable = 0;
   if (newest_first) {
     it->SeekToLast();
+  } else if (!seek_from.empty()) {
+    it->Seek(rocksdb::Slice(lower + std::string(seek_from)));
   } else {
     it->SeekToFirst();
   }
@@ -285,6 +287,26 @@ status store::for_each_reservation(
         return fn(std::string(key), std::move(*rec));
       },
       bad);
+  if (st.ok() && bad > 0) return corrupt_value("reservation", bad);
+  return st;
+}
+
+status store::for_each_reservation_after(
+    const std::string& after,
+    const std::function<bool(const std::string& key, reservation_record&& rec)>& fn) const {
+  std::size_t bad = 0;
+  status st = scan(
+      *db_, reservation_ns, false,
+      [&](std::string_view key, std::string_view value, bool& decoded) {
+        if (key == after) return true;  // Seek lands on `after` itself when it exists
+        auto rec = codec::decode_reservation(value);
+        if (!rec) {
+          decoded = false;
+          return true;
+        }
+        return fn(std::string(key), std::move(*rec));
+      },
+      bad, after);
   if (st.ok() && bad > 0) return corrupt_value("reservation", bad);
   return st;
 }

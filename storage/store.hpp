@@ -87,6 +87,11 @@ class store {
   /// Calls `fn` for every stored reservation, in key order. Stops when `fn` returns false.
   status for_each_reservation(const std::function<bool(const std::string& key,
                                                        reservation_record&& rec)>& fn) const;
+  /// Like for_each_reservation, but starting after `after` (a key; "" = from the
+  /// start): how catch-up pages through millions of reservations.
+  status for_each_reservation_after(
+    const std::string& after,
+    const std::function<bool(const std::string& key, reservation_record&& rec)>& fn) const;
   std::optional<reservation_record> get_reservation(const std::string& key, status& st) const;
 
   /// The newest `limit` checkins of a reservation, newest first.

@@ -1,0 +1,658 @@
+#include "actors/cluster.hpp"
+
+#include "actors/errors.hpp"
+#include "actors/timer_shard.hpp"
+
+#include <caf/io/all.hpp>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <spdlog/spdlog.h>
+
+#include <memory>
+#include <random>
+#include <unordered_map>
+
+namespace gotel {
+
+std::string hmac_sha256_hex(const std::string& key, const std::string& data) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &len);
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string res;
+  for (unsigned int i = 0; i < len; ++i) {
+    res.push_back(hex[out[i] >> 4]);
+    res.push_back(hex[out[i] & 0xf]);
+  }
+  return res;
+}
+
+namespace {
+
+using namespace std::chrono;
+using time_point = caf::actor_clock::time_point;
+using tick_atom = caf::atom_constant<caf::atom("ctick")>;
+
+/// Reservations per catch-up page: small enough that heartbeats sharing the
+/// connection are not delayed (BUILD-NOTES.md), large enough to move 1M quickly.
+constexpr std::size_t sync_page_size = 1000;
+/// How often each node checks in its own gotel/<node> reservation.
+constexpr auto self_checkin_interval = seconds{60};
+constexpr std::int64_t self_row_minutes = 5;
+
+struct peer {
+  node_address addr;
+  caf::actor out;  ///< their cluster actor, connected and authenticated to
+  bool connecting = false;
+  time_point next_attempt{};
+  milliseconds backoff{250};
+  bool heard = false;
+  bool alive = false;
+  time_point last_heard{};
+  unix_ms last_heard_wall = 0;
+  std::uint64_t epoch = 0;
+  std::string down_key;  ///< the open "node silent" incident, if any
+};
+
+struct cluster_state {
+  node_context* ctx = nullptr;
+  coordinator_actor coord;
+  cluster_options opts;
+  std::vector<peer> peers;  ///< every node but this one, in config order
+  /// Authenticated inbound senders (their cluster actors) -> node id.
+  std::unordered_map<caf::actor_addr, std::string> inbound;
+  /// Challenges handed out: sender -> (claimed id, nonce).
+  std::unordered_map<caf::actor_addr, std::pair<std::string, std::string>> challenges;
+  std::uint64_t epoch = 0;
+  std::string coordinator_id;
+  time_point started{};
+  time_point last_tick{};
+  time_point recovering_until{};
+  std::string synced_with;  ///< the coordinator whose state we caught up with
+  bool syncing = false;
+  time_point next_self_checkin{};
+  bool self_reserved = false;
+  std::uint64_t rejected = 0;
+  std::mt19937_64 rng{std::random_device{}()};
+  static inline const char* name = "gotel.cluster";
+};
+
+using cluster_pointer = caf::stateful_actor<cluster_state>*;
+
+peer* find_peer(cluster_state& st, const std::string& id) {
+  for (auto& p : st.peers)
+    if (p.addr.id == id)
+      return &p;
+  return nullptr;
+}
+
+std::size_t order_of(const cluster_state& st, const std::string& id) {
+  for (std::size_t i = 0; i < st.opts.nodes.size(); ++i)
+    if (st.opts.nodes[i].id == id)
+      return i;
+  return st.opts.nodes.size();
+}
+
+/// The authenticated peer id of the current message's sender, or nullptr.
+const std::string* sender_id(cluster_pointer self) {
+  auto sender = self->current_sender();
+  if (!sender)
+    return nullptr;
+  auto i = self->state.inbound.find(caf::actor_cast<caf::actor_addr>(sender));
+  return i == self->state.inbound.end() ? nullptr : &i->second;
+}
+
+void reject(cluster_pointer self, const char* what) {
+  auto& st = self->state;
+  // Log the first few and then every 100th, so a scanner cannot flood the log.
+  if (st.rejected++ < 10 || st.rejected % 100 == 0)
+    spdlog::warn("cluster: refused {} from an unauthenticated sender ({} refused so far)", what,
+                 st.rejected);
+}
+
+void persist_epoch(cluster_pointer self) {
+  storage::write_batch b;
+  b.put_meta("cluster_epoch", std::to_string(self->state.epoch));
+  auto status = self->state.ctx->db->write(b, true);
+  if (!status.ok())
+    spdlog::error("cluster: cannot persist epoch {}: {}", self->state.epoch, status.message);
+}
+
+/// Writes the intents to the outbox, then hands them to the dispatcher.
+void send_alert(cluster_pointer self, const std::string& component, alert_kind kind,
+                const std::string& key, const std::string& message) {
+  auto& ctx = *self->state.ctx;
+  auto wall = ctx.wall_now();
+  std::vector<alert_intent> intents;
+  for (auto& channel : ctx.channels) {
+    alert_intent x;
+    x.id = ctx.next_intent_id.fetch_add(1);
+    x.dedup_key = key;
+    x.kind = kind;
+    x.channel = channel;
+    x.app = "gotel";
+    x.component = component;
+    x.owner = "gotel";
+    x.message = message;
+    x.created_ms = wall;
+    x.next_attempt_ms = wall;
+    intents.push_back(std::move(x));
+  }
+  if (intents.empty())
+    return;
+  storage::write_batch b;
+  for (auto& x : intents)
+    b.put(x);
+  auto dispatcher = ctx.dispatcher;
+  ctx.committer->submit(std::move(b), [dispatcher, intents](const storage::status&) {
+    caf::anon_send(dispatcher, dispatch_atom::value, intents);
+  });
+}
+
+void peer_down(cluster_pointer self, peer& p) {
+  auto& st = self->state;
+  p.down_key = "node-" + p.addr.id + "-" + std::to_string(p.last_heard_wall);
+  auto text = "GoTel node " + p.addr.id + " (" + p.addr.http + ") has been silent for more than "
+              + std::to_string(st.opts.failure_timeout.count()) + " ms; reported by "
+              + st.opts.self_id;
+  spdlog::warn("cluster: {}", text);
+  send_alert(self, p.addr.id, alert_kind::late, p.down_key, text);
+  if (p.addr.id == st.coordinator_id)
+    st.synced_with.clear();  // whoever coordinates next, catch up with it
+}
+
+void peer_up(cluster_pointer self, peer& p) {
+  auto& st = self->state;
+  if (p.down_key.empty())
+    return;
+  auto text = "GoTel node " + p.addr.id + " (" + p.addr.http + ") is back; reported by "
+              + st.opts.self_id;
+  spdlog::info("cluster: {}", text);
+  send_alert(self, p.addr.id, alert_kind::recovered, p.down_key, text);
+  p.down_key.clear();
+}
+
+void publish_view(cluster_pointer self) {
+  auto& st = self->state;
+  node_context::cluster_view v;
+  v.epoch = st.epoch;
+  v.coordinator_id = st.coordinator_id;
+  for (auto& n : st.opts.nodes) {
+    node_context::peer_view pv;
+    pv.id = n.id;
+    pv.http = n.http;
+    pv.coordinator = n.id == st.coordinator_id;
+    if (n.id == st.opts.self_id) {
+      pv.alive = true;
+      pv.last_heard_ms = st.ctx->wall_now();
+    } else if (auto p = find_peer(st, n.id)) {
+      pv.alive = p->alive;
+      pv.last_heard_ms = p->last_heard_wall;
+    }
+    v.nodes.push_back(std::move(pv));
+  }
+  st.ctx->set_view(std::move(v));
+}
+
+/// Sets what this node may do from the election's outcome: coordinator or not,
+/// and the alert lease (renewed only on on-time ticks, so a paused node wakes
+/// up without one). Re-evaluates every reservation when alerting becomes allowed.
+void update_role(cluster_pointer self, time_point now) {
+  auto& st = self->state;
+  auto& ctx = *st.ctx;
+  auto now_ns = to_ns(now);
+  bool could = ctx.may_alert(now_ns);
+  bool coordinator = st.coordinator_id == st.opts.self_id;
+  ctx.coordinator.store(coordinator, std::memory_order_release);
+  if (coordinator && now >= st.recovering_until)
+    ctx.alert_lease_ns.store(to_ns(now + st.opts.failure_timeout), std::memory_order_release);
+  else
+    ctx.alert_lease_ns.store(0, std::memory_order_release);
+  if (ctx.may_alert(now_ns) && !could) {
+    spdlog::info("cluster: {} coordinates (epoch {}); checking every deadline", st.opts.self_id,
+                 st.epoch);
+    caf::anon_send(st.coord, reevaluate_atom::value);
+  }
+}
+
+void become_coordinator(cluster_pointer self) {
+  auto& st = self->state;
+  std::uint64_t highest = st.epoch;
+  for (auto& p : st.peers)
+    highest = std::max(highest, p.epoch);
+  st.epoch = highest + 1;
+  st.coordinator_id = st.opts.self_id;
+  persist_epoch(self);
+  spdlog::warn("cluster: {} takes over as coordinator, epoch {}", st.opts.self_id, st.epoch);
+  // Tell everyone at once rather than at the next tick.
+  for (auto& p : st.peers)
+    if (p.out)
+      self->send(p.out, heartbeat_atom::value, st.opts.self_id, st.epoch, true);
+}
+
+/// Keeps a live coordinator; otherwise the first live node in config order
+/// takes over. A node listens for one failure timeout after it starts (or
+/// wakes from a pause) before it may claim, so it learns the current one first.
+void elect(cluster_pointer self, time_point now) {
+  auto& st = self->state;
+  bool alive = st.coordinator_id == st.opts.self_id;
+  if (!alive && !st.coordinator_id.empty())
+    if (auto p = find_peer(st, st.coordinator_id))
+      alive = p->alive;
+  if (alive)
+    return;
+  if (now < st.started + st.opts.failure_timeout || now < st.recovering_until)
+    return;
+  for (auto& n : st.opts.nodes) {
+    if (n.id == st.opts.self_id) {
+      become_coordinator(self);
+      return;
+    }
+    if (auto p = find_peer(st, n.id); p && p->alive)
+      return;  // an earlier live node will claim
+  }
+}
+
+void connect(cluster_pointer self, peer& p) {
+  auto& st = self->state;
+  p.connecting = true;
+  auto id = p.addr.id;
+  auto self_id = st.opts.self_id;
+  auto secret = st.opts.secret;
+  auto timeout = st.opts.request_timeout;
+  auto failed = [self, id](const std::string& why) {
+    auto q = find_peer(self->state, id);
+    if (!q)
+      return;
+    q->connecting = false;
+    q->next_attempt = self->clock().now() + q->backoff;
+    q->backoff = std::min(q->backoff * 2, self->state.opts.failure_timeout / 2);
+    spdlog::debug("cluster: cannot reach {}: {}", id, why);
+  };
+  auto mm = self->system().middleman().actor_handle();
+  self->request(mm, timeout, caf::connect_atom::value, p.addr.cluster_host, p.addr.cluster_port)
+    .then(
+      [=](const caf::node_id&, caf::strong_actor_ptr& ptr, const std::set<std::string>&) {
+        if (!ptr)
+          return failed("no actor published");
+        auto hdl = caf::actor_cast<caf::actor>(ptr);
+        self->request(hdl, timeout, hello_atom::value, self_id)
+          .then(
+            [=](std::string& nonce) {
+              auto mac = hmac_sha256_hex(secret, "gotel-cluster|" + self_id + "|" + nonce);
+              self->request(hdl, timeout, auth_atom::value, self_id, mac)
+                .then(
+                  [=](bool ok) {
+                    auto q = find_peer(self->state, id);
+                    if (!q)
+                      return;
+                    if (!ok) {
+                      spdlog::error("cluster: {} refused our credential (cluster.secret differs)",
+                                    id);
+                      return failed("credential refused");
+                    }
+                    q->connecting = false;
+                    q->backoff = milliseconds{250};
+                    q->out = hdl;
+                    self->monitor(hdl);
+                    spdlog::info("cluster: connected to {}", id);
+                  },
+                  [=](caf::error& e) { failed(caf::to_string(e)); });
+            },
+            [=](caf::error& e) { failed(caf::to_string(e)); });
+      },
+      [=](caf::error& e) { failed(caf::to_string(e)); });
+}
+
+/// Catch-up: pages through the coordinator's reservations, applies each (a
+/// replica adopts only newer revisions), then removes what the coordinator no
+/// longer has.
+void sync_from(cluster_pointer self, std::string id, std::string after,
+               std::shared_ptr<std::vector<std::string>> keys) {
+  auto p = find_peer(self->state, id);
+  if (!p || !p->out) {
+    self->state.syncing = false;
+    return;
+  }
+  self->request(p->out, seconds{30}, sync_atom::value, after)
+    .then(
+      [=](sync_page& page) {
+        for (auto& ch : page.changes) {
+          keys->push_back(ch.key);
+          caf::anon_send(self->state.coord, apply_atom::value, std::move(ch));
+        }
+        if (!page.done)
+          return sync_from(self, id, page.next_key, keys);
+        caf::anon_send(self->state.coord, prune_atom::value, std::move(*keys));
+        self->state.syncing = false;
+        self->state.synced_with = id;
+        spdlog::info("cluster: caught up with {} ({} reservations)", id, keys->size());
+      },
+      [=](caf::error& e) {
+        self->state.syncing = false;
+        spdlog::warn("cluster: catch-up from {} failed: {}", id, caf::to_string(e));
+      });
+}
+
+/// Sends `msg` to the coordinator: the local one if this node coordinates,
+/// else the coordinator's cluster actor. Fire and forget (logged on error).
+void route(cluster_pointer self, caf::message msg) {
+  auto& st = self->state;
+  caf::actor dest;
+  if (st.coordinator_id == st.opts.self_id) {
+    self->request(caf::actor_cast<caf::actor>(st.coord), st.opts.request_timeout, std::move(msg))
+      .then([](reservation_record&) {},
+            [](caf::error& e) { spdlog::debug("cluster: self row: {}", caf::to_string(e)); });
+    return;
+  }
+  auto p = find_peer(st, st.coordinator_id);
+  if (!p || !p->out)
+    return;
+  self->request(p->out, st.opts.request_timeout, forward_atom::value, st.opts.self_id,
+                std::move(msg))
+    .then([](reservation_record&) {},
+          [](caf::error& e) { spdlog::debug("cluster: self row: {}", caf::to_string(e)); });
+}
+
+/// Each node keeps a gotel/<node> reservation checked in, so a stalled node
+/// shows up in the listing (and alerts) like any other late job.
+void self_checkin(cluster_pointer self, time_point now) {
+  auto& st = self->state;
+  if (st.coordinator_id.empty() || now < st.next_self_checkin)
+    return;
+  st.next_self_checkin = now + self_checkin_interval;
+  if (!st.self_reserved) {
+    reserve_request req;
+    req.app = "gotel";
+    req.component = st.opts.self_id;
+    req.owner = "gotel";
+    req.frequency = self_row_minutes;
+    req.unit = time_unit::minutes;
+    req.alert_msg = "GoTel node {component} stopped checking in (last seen {since})";
+    route(self, caf::make_message(reserve_atom::value, std::move(req)));
+    st.self_reserved = true;
+  }
+  route(self, caf::make_message(checkin_atom::value,
+                                checkin_request{"gotel", st.opts.self_id, "node heartbeat",
+                                                st.opts.self_id}));
+}
+
+void tick(cluster_pointer self) {
+  auto& st = self->state;
+  auto now = self->clock().now();
+  auto gap = now - st.last_tick;
+  st.last_tick = now;
+  if (gap > st.opts.failure_timeout) {
+    // We were paused (SIGSTOP, a VM freeze): our view of the others is stale.
+    // No alerts until we have listened for one failure timeout.
+    spdlog::warn("cluster: {} was paused for {} ms; listening before acting", st.opts.self_id,
+                 duration_cast<milliseconds>(gap).count());
+    st.recovering_until = now + st.opts.failure_timeout;
+    for (auto& p : st.peers)
+      if (p.heard)
+        p.last_heard = now;
+    // A paused coordinator gives up its claim: the others have most likely
+    // replaced it. If nobody did, it is elected again after listening.
+    if (st.coordinator_id == st.opts.self_id)
+      st.coordinator_id.clear();
+  }
+  for (auto& p : st.peers) {
+    bool alive = p.heard && now - p.last_heard <= st.opts.failure_timeout;
+    if (p.alive && !alive)
+      peer_down(self, p);
+    p.alive = alive;
+    if (!p.out && !p.connecting && now >= p.next_attempt)
+      connect(self, p);
+  }
+  bool claims = st.coordinator_id == st.opts.self_id;
+  for (auto& p : st.peers)
+    if (p.out)
+      self->send(p.out, heartbeat_atom::value, st.opts.self_id, st.epoch, claims);
+  elect(self, now);
+  update_role(self, now);
+  // A worker catches up with the coordinator it follows, once per coordinator
+  // (and again after the coordinator was lost and came back).
+  if (!st.syncing && !st.coordinator_id.empty() && st.coordinator_id != st.opts.self_id
+      && st.synced_with != st.coordinator_id) {
+    if (auto p = find_peer(st, st.coordinator_id); p && p->out && p->alive) {
+      st.syncing = true;
+      sync_from(self, st.coordinator_id, "", std::make_shared<std::vector<std::string>>());
+    }
+  }
+  self_checkin(self, now);
+  publish_view(self);
+  self->delayed_send(self, st.opts.heartbeat, tick_atom::value);
+}
+
+caf::behavior cluster_actor(cluster_pointer self, node_context* ctx, coordinator_actor coord,
+                            cluster_options opts) {
+  auto& st = self->state;
+  st.ctx = ctx;
+  st.coord = coord;
+  st.opts = std::move(opts);
+  for (auto& n : st.opts.nodes)
+    if (n.id != st.opts.self_id)
+      st.peers.push_back(peer{n});
+  storage::status status;
+  if (auto e = ctx->db->get_meta("cluster_epoch", status))
+    st.epoch = std::strtoull(e->c_str(), nullptr, 10);
+  st.started = st.last_tick = self->clock().now();
+  self->set_down_handler([=](caf::down_msg& dm) {
+    for (auto& p : self->state.peers)
+      if (p.out && p.out.address() == dm.source) {
+        spdlog::info("cluster: connection to {} lost", p.addr.id);
+        p.out = nullptr;
+        p.next_attempt = self->clock().now() + p.backoff;
+      }
+  });
+  self->send(self, tick_atom::value);
+  return {
+    [=](tick_atom) { tick(self); },
+    // -- handshake (the only messages accepted from strangers) ---------------
+    [=](hello_atom, std::string& id) -> std::string {
+      static constexpr char hex[] = "0123456789abcdef";
+      std::string nonce;
+      for (int i = 0; i < 32; ++i)
+        nonce.push_back(hex[self->state.rng() & 0xf]);
+      auto sender = caf::actor_cast<caf::actor_addr>(self->current_sender());
+      if (self->state.challenges.size() > 1024)
+        self->state.challenges.clear();  // bounded: strangers cannot grow it
+      self->state.challenges[sender] = {std::move(id), nonce};
+      return nonce;
+    },
+    [=](auth_atom, std::string& id, std::string& mac) -> bool {
+      auto& st = self->state;
+      auto sender = caf::actor_cast<caf::actor_addr>(self->current_sender());
+      auto i = st.challenges.find(sender);
+      bool ok = i != st.challenges.end() && i->second.first == id && find_peer(st, id) != nullptr;
+      if (ok) {
+        auto expected = hmac_sha256_hex(st.opts.secret, "gotel-cluster|" + id + "|"
+                                                          + i->second.second);
+        ok = expected.size() == mac.size()
+             && CRYPTO_memcmp(expected.data(), mac.data(), mac.size()) == 0;
+      }
+      if (i != st.challenges.end())
+        st.challenges.erase(i);
+      if (!ok) {
+        spdlog::warn("cluster: refused a peer claiming to be \"{}\": wrong cluster credential "
+                     "or unknown node",
+                     id);
+        return false;
+      }
+      st.inbound[sender] = id;
+      return true;
+    },
+    // -- from authenticated peers ---------------------------------------------
+    [=](heartbeat_atom, std::string& id, std::uint64_t epoch, bool claims) {
+      auto& st = self->state;
+      auto who = sender_id(self);
+      if (!who || *who != id)
+        return reject(self, "a heartbeat");
+      auto p = find_peer(st, id);
+      if (!p)
+        return;
+      auto now = self->clock().now();
+      p->last_heard = now;
+      p->last_heard_wall = st.ctx->wall_now();
+      p->heard = true;
+      p->epoch = epoch;
+      if (!p->alive) {
+        p->alive = true;
+        peer_up(self, *p);
+      }
+      if (claims) {
+        bool newer = epoch > st.epoch;
+        bool tie_won = epoch == st.epoch && st.coordinator_id != id
+                       && order_of(st, id) < order_of(st, st.coordinator_id);
+        if (newer || tie_won || (epoch == st.epoch && st.coordinator_id.empty())) {
+          if (st.coordinator_id == st.opts.self_id)
+            spdlog::warn("cluster: {} steps down: {} coordinates with epoch {}", st.opts.self_id,
+                         id, epoch);
+          st.epoch = epoch;
+          st.coordinator_id = id;
+          persist_epoch(self);
+          update_role(self, now);
+          publish_view(self);
+        }
+      } else if (epoch > st.epoch) {
+        // A newer epoch exists: whoever we thought coordinated (ourselves
+        // included) is stale. Step down at once; the coordinator's own
+        // heartbeat will name it.
+        if (st.coordinator_id == st.opts.self_id)
+          spdlog::warn("cluster: {} steps down: {} has seen epoch {}", st.opts.self_id, id, epoch);
+        st.epoch = epoch;
+        st.coordinator_id.clear();
+        persist_epoch(self);
+        update_role(self, now);
+        publish_view(self);
+      }
+      // A peer behind us (it woke from a pause, or healed from a partition)
+      // hears our view at once, over its own connection, instead of waiting
+      // for ours to be re-established.
+      if (epoch < st.epoch)
+        self->send(caf::actor_cast<caf::actor>(self->current_sender()), heartbeat_atom::value,
+                   st.opts.self_id, st.epoch, st.coordinator_id == st.opts.self_id);
+    },
+    [=](replicate_atom, std::string& id, std::uint64_t, repl_change& ch) -> caf::result<bool> {
+      auto who = sender_id(self);
+      if (!who || *who != id) {
+        reject(self, "a replicated change");
+        return false;
+      }
+      auto rp = self->make_response_promise<bool>();
+      self->request(caf::actor_cast<caf::actor>(self->state.coord), caf::infinite,
+                    apply_atom::value, std::move(ch))
+        .then([=](reservation_record&) mutable { rp.deliver(true); },
+              [=](caf::error&) mutable { rp.deliver(false); });
+      return rp;
+    },
+    [=](forward_atom, std::string& id, caf::message& msg) -> caf::result<reservation_record> {
+      auto who = sender_id(self);
+      if (!who || *who != id) {
+        reject(self, "a forwarded request");
+        return make_error(errc::unavailable, "not a cluster member");
+      }
+      auto rp = self->make_response_promise<reservation_record>();
+      self->request(caf::actor_cast<caf::actor>(self->state.coord),
+                    self->state.opts.request_timeout, std::move(msg))
+        .then([=](reservation_record& r) mutable { rp.deliver(std::move(r)); },
+              [=](caf::error& e) mutable { rp.deliver(std::move(e)); });
+      return rp;
+    },
+    [=](sync_atom, std::string& after) -> caf::result<sync_page> {
+      if (!sender_id(self)) {
+        reject(self, "a catch-up request");
+        return make_error(errc::unavailable, "not a cluster member");
+      }
+      sync_page page;
+      page.done = true;
+      auto status = self->state.ctx->db->for_each_reservation_after(
+        after, [&](const std::string& key, reservation_record&& rec) {
+          if (page.changes.size() == sync_page_size) {
+            page.done = false;
+            return false;
+          }
+          page.next_key = key;
+          page.changes.push_back(repl_change{key, std::move(rec), false, 0, {}});
+          return true;
+        });
+      if (!status.ok() && status.code != storage::errc::corruption)
+        return make_error(errc::storage_failure, "catch-up scan failed: " + status.message);
+      return page;
+    },
+    // -- local ----------------------------------------------------------------
+    [=](replicate_atom, repl_change& ch) -> caf::result<bool> {
+      auto& st = self->state;
+      std::vector<caf::actor> targets;
+      for (auto& p : st.peers)
+        if (p.out && p.alive)
+          targets.push_back(p.out);
+      if (targets.empty())
+        return false;  // no live peer: durable here only (degraded, docs/cluster.md)
+      auto rp = self->make_response_promise<bool>();
+      struct progress {
+        std::size_t pending;
+        bool done = false;  ///< at least one peer confirmed
+      };
+      // Acknowledged once every live peer has answered (or timed out): then a
+      // coordinator elected after a crash has every acknowledged change.
+      auto prog = std::make_shared<progress>(progress{targets.size()});
+      auto answered = [=](bool ok) mutable {
+        prog->done = prog->done || ok;
+        if (--prog->pending == 0)
+          rp.deliver(prog->done);
+      };
+      for (auto& t : targets)
+        self->request(t, st.opts.failure_timeout, replicate_atom::value, st.opts.self_id, st.epoch,
+                      ch)
+          .then([=](bool ok) mutable { answered(ok); },
+                [=](caf::error&) mutable { answered(false); });
+      return rp;
+    },
+    [=](forward_atom, caf::message& msg) -> caf::result<reservation_record> {
+      auto& st = self->state;
+      auto p = st.coordinator_id.empty() ? nullptr : find_peer(st, st.coordinator_id);
+      if (!p || !p->out || !p->alive)
+        return make_error(errc::no_coordinator, "no coordinator reachable");
+      auto rp = self->make_response_promise<reservation_record>();
+      self->request(p->out, st.opts.request_timeout, forward_atom::value, st.opts.self_id,
+                    std::move(msg))
+        .then([=](reservation_record& r) mutable { rp.deliver(std::move(r)); },
+              [=](caf::error& e) mutable { rp.deliver(std::move(e)); });
+      return rp;
+    },
+  };
+}
+
+}  // namespace
+
+caf::actor start_cluster(caf::actor_system& sys, node_context* ctx, coordinator_actor coord,
+                         cluster_options opts, std::string& error) {
+  const node_address* me = nullptr;
+  for (auto& n : opts.nodes)
+    if (n.id == opts.self_id)
+      me = &n;
+  if (!me) {
+    error = "server.node_id " + opts.self_id + " is not in cluster.nodes";
+    return nullptr;
+  }
+  auto host = me->cluster_host;
+  auto port = me->cluster_port;
+  ctx->coordinator.store(false);
+  ctx->alert_lease_ns.store(0);
+  auto hdl = sys.spawn(cluster_actor, ctx, std::move(coord), std::move(opts));
+  auto published = sys.middleman().publish(hdl, port, host.c_str(), true);
+  if (!published) {
+    error = "cannot listen for the cluster on " + host + ":" + std::to_string(port) + ": "
+            + sys.render(published.error());
+    caf::anon_send_exit(hdl, caf::exit_reason::user_shutdown);
+    return nullptr;
+  }
+  ctx->cluster = hdl;
+  spdlog::info("cluster: {} listening for peers on {}:{}", me->id, host, *published);
+  return hdl;
+}
+
+}  // namespace gotel

@@ -1,0 +1,334 @@
+"""Cluster behaviour with real gotel processes on 127.0.0.1 (docs/cluster.md):
+election, replication through any node, failover after kill -9 with the gap's
+deadline alerted once, a paused (SIGSTOP) coordinator stepping down, catch-up
+of a restarted node, refusal of a peer without the credential, and a network
+partition (through TCP proxies this test controls) that keeps both sides
+alerting with the same dedup keys and heals to one coordinator."""
+
+import os
+import select
+import signal
+import socket
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gotel_harness import GotelTestCase, HOST, wait_until  # noqa: E402
+
+HEARTBEAT_MS = 200
+TIMEOUT_MS = 1500
+
+
+def free_port():
+    s = socket.socket()
+    s.bind((HOST, 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class BlockingProxy:
+    """A TCP forwarder on 127.0.0.1 that the test can cut (partition) and heal.
+    Cut: every relayed connection is closed and new ones are refused."""
+
+    def __init__(self, target_port):
+        self.target = target_port
+        self.blocked = False
+        self.lock = threading.Lock()
+        self.conns = []
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((HOST, 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self.closed:
+            try:
+                client, _ = self.sock.accept()
+            except OSError:
+                return
+            with self.lock:
+                if self.blocked:
+                    client.close()
+                    continue
+            try:
+                upstream = socket.create_connection((HOST, self.target), timeout=2)
+            except OSError:
+                client.close()
+                continue
+            with self.lock:
+                self.conns += [client, upstream]
+            threading.Thread(target=self._pump, args=(client, upstream), daemon=True).start()
+
+    def _pump(self, a, b):
+        try:
+            while not self.blocked and not self.closed:
+                ready, _, _ = select.select([a, b], [], [], 0.2)
+                for s in ready:
+                    data = s.recv(65536)
+                    if not data:
+                        raise OSError("closed")
+                    (b if s is a else a).sendall(data)
+        except OSError:
+            pass
+        finally:
+            a.close()
+            b.close()
+
+    def cut(self):
+        with self.lock:
+            self.blocked = True
+            for c in self.conns:
+                try:
+                    c.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            self.conns = []
+
+    def heal(self):
+        with self.lock:
+            self.blocked = False
+
+    def close(self):
+        self.closed = True
+        self.cut()
+        self.sock.close()
+
+
+class ClusterTestCase(GotelTestCase):
+    def start_cluster(self, n=3, secret="cluster-secret", views=None, hook=None):
+        """Starts n nodes; `views[i]` optionally overrides the cluster address
+        node i uses for each other node (to route through proxies)."""
+        self.ports = [free_port() for _ in range(n)]
+        ids = ["n%d" % (i + 1) for i in range(n)]
+        self.nodes = []
+        for i in range(n):
+            entries = []
+            for j in range(n):
+                port = self.ports[j] if views is None else views[i][j]
+                entries.append("%s@127.0.0.1:0@127.0.0.1:%d" % (ids[j], port))
+            env = {"GOTEL_CLUSTER_SECRET": secret}
+            if hook:
+                env["GOTEL_WEBHOOK_URL"] = hook.url
+            args = ["--set", "server.node_id=" + ids[i],
+                    "--set", "cluster.nodes=" + ",".join(entries),
+                    "--set", "cluster.heartbeat_ms=%d" % HEARTBEAT_MS,
+                    "--set", "cluster.failure_timeout_ms=%d" % TIMEOUT_MS,
+                    "--set", "alerts.retry_initial_ms=200"]
+            self.nodes.append(self.server(env=env, args=args))
+        return self.nodes
+
+    def coordinators(self, nodes=None):
+        out = []
+        for node in nodes or self.nodes:
+            if node.alive():
+                try:
+                    r = node.get("/is-coordinator", timeout=2)
+                except OSError:
+                    continue
+                if r.status == 200 and r.text.strip() == "true":
+                    out.append(node)
+        return out
+
+    def wait_one_coordinator(self, nodes=None, timeout=15):
+        ok = wait_until(lambda: len(self.coordinators(nodes)) == 1, timeout)
+        self.assertTrue(ok, "expected exactly one coordinator, got %d"
+                        % len(self.coordinators(nodes)))
+        return self.coordinators(nodes)[0]
+
+    def user_jobs_on(self, node):
+        return sorted((j["app"], j["component"], j["number_of_checkins"])
+                      for j in node.user_jobs())
+
+
+class ElectionAndReplication(ClusterTestCase):
+    def test_one_coordinator_and_writes_through_any_node_reach_every_node(self):
+        nodes = self.start_cluster(3)
+        coord = self.wait_one_coordinator()
+        self.assertIs(coord, nodes[0], "the first node in config order coordinates")
+        nodes[1].reserve("billing", "export", 1, "hours")
+        self.assertEqual(nodes[2].checkin("billing", "export").status, 200)
+        self.assertEqual(nodes[0].checkin("billing", "export").status, 200)
+        for node in nodes:
+            self.assertTrue(wait_until(
+                lambda: self.user_jobs_on(node) == [("billing", "export", 2)], 5),
+                self.user_jobs_on(node))
+        # The cluster lists itself, one gotel/<node> row per node.
+        rows = wait_until(lambda: len([j for j in nodes[0].listing()
+                                       if j["app"] == "gotel"]) == 3, 10)
+        self.assertTrue(rows, nodes[0].listing())
+        page = nodes[1].get("/nodes").text
+        for name in ("n1", "n2", "n3", "coordinator", "worker"):
+            self.assertIn(name, page)
+
+
+class Failover(ClusterTestCase):
+    def test_kill_coordinator_takeover_no_lost_checkin_gap_alert_once(self):
+        hook = self.receiver()
+        nodes = self.start_cluster(3, hook=hook)
+        coord = self.wait_one_coordinator()
+        self.assertIs(coord, nodes[0])
+        nodes[1].reserve("steady", "job", 1, "hours")
+        acked = [0]
+        stop = threading.Event()
+
+        def client():
+            i = 0
+            while not stop.is_set() and i < 5000:
+                node = nodes[1 + i % 2]
+                i += 1
+                try:
+                    r = node.post("/checkin", {"app": "steady", "component": "job"}, timeout=3)
+                    if r.status == 200:
+                        acked[0] += 1
+                except OSError:
+                    pass
+
+        t = threading.Thread(target=client, daemon=True)
+        t.start()
+        time.sleep(0.5)
+        # A deadline that falls in the gap: due ~1 s after the kill.
+        nodes[2].reserve("gap", "job", 2, "seconds")
+        time.sleep(1.0)
+        killed_at = time.monotonic()
+        nodes[0].kill()
+        new = self.wait_one_coordinator(nodes[1:], timeout=10)
+        took = time.monotonic() - killed_at
+        time.sleep(0.5)
+        stop.set()
+        t.join(10)
+        print("failover: new coordinator %s after %.2f s (failure timeout %.1f s)"
+              % ("n2" if new is nodes[1] else "n3", took, TIMEOUT_MS / 1000.0))
+        self.assertLess(took, TIMEOUT_MS / 1000.0 + 3.0)
+        late = hook.wait_for("late", app="gap", timeout=10)
+        self.assertIsNotNone(late, "the gap's deadline was alerted")
+        time.sleep(2)
+        gap_late = [e for e in hook.events("late", app="gap")]
+        self.assertEqual(len({e["dedup_key"] for e in gap_late}), 1, gap_late)
+        self.assertEqual(len(gap_late), 1, "alerted exactly once: %r" % gap_late)
+        # Node-silent alerts from the survivors.
+        self.assertIsNotNone(hook.wait_for("late", app="gotel", timeout=5))
+        for node in nodes[1:]:
+            job = node.job("steady", "job")
+            self.assertGreaterEqual(job["number_of_checkins"], acked[0],
+                                    "every acknowledged checkin survives on %s" % node.port)
+
+
+class Pause(ClusterTestCase):
+    def test_sigstopped_coordinator_steps_down_and_sends_no_second_key(self):
+        hook = self.receiver()
+        nodes = self.start_cluster(3, hook=hook)
+        self.assertIs(self.wait_one_coordinator(), nodes[0])
+        nodes[1].reserve("paused", "job", 2, "seconds")
+        os.kill(nodes[0].proc.pid, signal.SIGSTOP)
+        try:
+            new = self.wait_one_coordinator(nodes[1:], timeout=10)
+            time.sleep(1.0)
+        finally:
+            os.kill(nodes[0].proc.pid, signal.SIGCONT)
+        # The woken node learns the newer epoch and steps down.
+        self.assertTrue(wait_until(lambda: self.coordinators() == [new], 5),
+                        "coordinators after SIGCONT: %s" % [n.port for n in self.coordinators()])
+        time.sleep(2)
+        lates = hook.events("late", app="paused")
+        self.assertTrue(lates, "the job was alerted")
+        self.assertEqual(len({e["dedup_key"] for e in lates}), 1, lates)
+
+
+class CatchUp(ClusterTestCase):
+    def test_restarted_node_catches_up(self):
+        nodes = self.start_cluster(3)
+        self.wait_one_coordinator()
+        nodes[0].reserve("old", "job", 1, "hours")
+        nodes[0].reserve("gone", "job", 1, "hours")
+        self.assertTrue(wait_until(lambda: len(nodes[2].user_jobs()) == 2, 5))
+        self.assertEqual(nodes[2].stop(), 0)
+        nodes[1].reserve("new", "job", 1, "hours")
+        for _ in range(3):
+            self.assertEqual(nodes[1].checkin("old", "job").status, 200)
+        self.assertEqual(nodes[0].post("/checkout", {"app": "gone", "component": "job"}).status,
+                         200)
+        self.assertEqual(nodes[0].post("/snooze", {"app": "new", "component": "job",
+                                                   "duration": 1, "time_units": "hours"}).status,
+                         200)
+        nodes[2].start()
+        want = self.user_jobs_on(nodes[0])
+        self.assertEqual(want, [("new", "job", 0), ("old", "job", 3)])
+        self.assertTrue(wait_until(lambda: self.user_jobs_on(nodes[2]) == want, 10),
+                        self.user_jobs_on(nodes[2]))
+        self.assertGreater(nodes[2].job("new", "job")["snoozed_until"], 0)
+
+
+class Credential(ClusterTestCase):
+    def test_node_without_the_credential_is_refused(self):
+        ports = [free_port(), free_port()]
+        entries = ",".join("n%d@127.0.0.1:0@127.0.0.1:%d" % (i + 1, p)
+                           for i, p in enumerate(ports))
+        common = ["--set", "cluster.nodes=" + entries,
+                  "--set", "cluster.heartbeat_ms=%d" % HEARTBEAT_MS,
+                  "--set", "cluster.failure_timeout_ms=%d" % TIMEOUT_MS]
+        good = self.server(env={"GOTEL_CLUSTER_SECRET": "k7Qz-right-secret"},
+                           args=["--set", "server.node_id=n1"] + common)
+        bad = self.server(env={"GOTEL_CLUSTER_SECRET": "x9Wv-other-secret"},
+                          args=["--set", "server.node_id=n2"] + common)
+        time.sleep(3 * TIMEOUT_MS / 1000.0)
+        bad.reserve("intruder", "job", 1, "hours")
+        time.sleep(1)
+        self.assertEqual(good.user_jobs(), [], "nothing from the intruder arrives")
+        with open(good.log_path, "rb") as f:
+            log = f.read().decode("utf-8", "replace")
+        self.assertIn("refused a peer claiming to be \"n2\"", log)
+        self.assertNotIn("x9Wv-other-secret", log, "secrets never reach the log")
+        self.assertNotIn("k7Qz-right-secret", log, "secrets never reach the log")
+
+
+class Partition(ClusterTestCase):
+    def test_partition_keeps_both_sides_alerting_with_one_key_then_heals(self):
+        hook = self.receiver()
+        real = [free_port(), free_port()]
+        # n1 reaches n2 through p12, n2 reaches n1 through p21.
+        p12 = BlockingProxy(real[1])
+        p21 = BlockingProxy(real[0])
+        try:
+            views = [[real[0], p12.port], [p21.port, real[1]]]
+            self.ports = real
+            nodes = []
+            for i in range(2):
+                entries = ",".join("n%d@127.0.0.1:0@127.0.0.1:%d" % (j + 1, views[i][j])
+                                   for j in range(2))
+                nodes.append(self.server(
+                    env={"GOTEL_CLUSTER_SECRET": "s", "GOTEL_WEBHOOK_URL": hook.url},
+                    args=["--set", "server.node_id=n%d" % (i + 1),
+                          "--set", "cluster.nodes=" + entries,
+                          "--set", "cluster.heartbeat_ms=%d" % HEARTBEAT_MS,
+                          "--set", "cluster.failure_timeout_ms=%d" % TIMEOUT_MS,
+                          "--set", "alerts.retry_initial_ms=200"]))
+            self.nodes = nodes
+            self.assertIs(self.wait_one_coordinator(), nodes[0])
+            nodes[1].reserve("split", "job", 3, "seconds")
+            self.assertTrue(wait_until(lambda: nodes[1].job("split", "job") is not None
+                                       and nodes[0].job("split", "job") is not None, 5))
+            p12.cut()
+            p21.cut()
+            # Both sides coordinate: never silence.
+            self.assertTrue(wait_until(lambda: len(self.coordinators()) == 2, 10),
+                            "both sides should coordinate during the partition")
+            self.assertTrue(wait_until(lambda: len(hook.events("late", app="split")) >= 2, 10),
+                            hook.events("late", app="split"))
+            keys = {e["dedup_key"] for e in hook.events("late", app="split")}
+            self.assertEqual(len(keys), 1, "both sides alert with one dedup key: %r" % keys)
+            p12.heal()
+            p21.heal()
+            self.wait_one_coordinator(timeout=15)
+        finally:
+            p12.close()
+            p21.close()
+
+
+if __name__ == "__main__":
+    unittest.main()
