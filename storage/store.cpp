@@ -275,20 +275,7 @@ status store::write(write_batch& batch, bool sync) {
 
 status store::for_each_reservation(
     const std::function<bool(const std::string& key, reservation_record&& rec)>& fn) const {
-  std::size_t bad = 0;
-  status st = scan(
-      *db_, reservation_ns, false,
-      [&](std::string_view key, std::string_view value, bool& decoded) {
-        auto rec = codec::decode_reservation(value);
-        if (!rec) {
-          decoded = false;
-          return true;
-        }
-        return fn(std::string(key), std::move(*rec));
-      },
-      bad);
-  if (st.ok() && bad > 0) return corrupt_value("reservation", bad);
-  return st;
+  return for_each_reservation_after({}, fn);
 }
 
 status store::for_each_reservation_after(
@@ -298,7 +285,7 @@ status store::for_each_reservation_after(
   status st = scan(
       *db_, reservation_ns, false,
       [&](std::string_view key, std::string_view value, bool& decoded) {
-        if (key == after) return true;  // Seek lands on `after` itself when it exists
+        if (!after.empty() && key == after) return true;  // Seek lands on `after` itself
         auto rec = codec::decode_reservation(value);
         if (!rec) {
           decoded = false;

@@ -215,6 +215,43 @@ TEST_F(store_test, reservations_whose_keys_share_a_prefix_stay_distinct) {
   EXPECT_EQ(calls, 1);
 }
 
+TEST_F(store_test, paging_after_a_key_visits_each_reservation_once_in_order) {
+  write_batch b;
+  for (int i = 0; i < 25; ++i)
+    b.put(reservation_key("app", "c" + std::to_string(100 + i)),
+          make_reservation(static_cast<std::uint64_t>(i + 1), "app", "c" + std::to_string(100 + i)));
+  commit(b);
+  // Pages of 10, as cluster catch-up reads them.
+  std::vector<std::uint64_t> ids;
+  std::string after;
+  for (int page = 0; page < 5; ++page) {
+    std::size_t n = 0;
+    ASSERT_TRUE(db_->for_each_reservation_after(after, [&](const std::string& k,
+                                                          reservation_record&& r) {
+                     if (n == 10)
+                       return false;
+                     ++n;
+                     after = k;
+                     ids.push_back(r.job_id);
+                     return true;
+                   }).ok());
+    if (n == 0)
+      break;
+  }
+  ASSERT_EQ(ids.size(), 25u);
+  for (std::size_t i = 0; i < ids.size(); ++i)
+    EXPECT_EQ(ids[i], i + 1);
+  // A key that is not stored starts at the next one.
+  std::vector<std::uint64_t> tail;
+  ASSERT_TRUE(db_->for_each_reservation_after(reservation_key("app", "c1235"),
+                                              [&](const std::string&, reservation_record&& r) {
+                                                tail.push_back(r.job_id);
+                                                return true;
+                                              }).ok());
+  ASSERT_EQ(tail.size(), 1u);
+  EXPECT_EQ(tail[0], 25u) << "c1235 sorts between c123 and c124";
+}
+
 TEST_F(store_test, checkins_are_newest_first_with_limit_across_byte_boundaries) {
   const auto key = reservation_key("job", "x");
   write_batch b;
