@@ -33,6 +33,9 @@ struct node_context {
   std::atomic<std::uint64_t> next_job_id{1};
   std::atomic<std::uint64_t> next_intent_id{1};
   std::atomic<std::uint64_t> alert_log_seq{0};
+  /// Checkins accepted by this node's reservation actors since start (the
+  /// gotel_checkins_total counter on /metrics); relaxed, for monitoring only.
+  std::atomic<std::uint64_t> checkins_total{0};
 
   // -- cluster (actors/cluster.hpp); a single node is always the coordinator --
   /// The cluster actor, or nullptr for a single node.

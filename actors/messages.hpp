@@ -42,7 +42,7 @@ typename Inspector::result_type inspect(Inspector& f, reservation_record& x) {
            x.owner, x.notify, x.alert_msg, x.frequency, x.unit, x.created_ms,
            x.last_checkin_ms, x.checkins, x.snooze_until_ms, x.late_since_ms,
            x.last_alert_ms, x.alerts, x.alerters, x.escalation, x.escalation_level,
-           x.revision);
+           x.revision, x.tags);
 }
 
 template <class Inspector>
@@ -79,12 +79,17 @@ struct reserve_request {
   time_unit unit = time_unit::minutes;
   std::vector<std::string> alerters;        ///< empty = every configured channel
   std::vector<escalation_step> escalation;  ///< empty = alerters at the first miss
+  /// Tags to set; kept as they are when `tags_given` is false (a POST
+  /// /reservation from an old client does not clear them).
+  bool tags_given = false;
+  std::vector<std::string> tags;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, reserve_request& x) {
   return f(caf::meta::type_name("reserve_request"), x.app, x.component, x.owner, x.notify,
-           x.alert_msg, x.frequency, x.unit, x.alerters, x.escalation);
+           x.alert_msg, x.frequency, x.unit, x.alerters, x.escalation,
+           x.tags_given, x.tags);
 }
 
 /// POST /checkin.

@@ -285,6 +285,8 @@ reservation_actor::behavior_type reservation(reservation_pointer self, node_cont
       rec.unit = req.unit;
       rec.alerters = std::move(req.alerters);
       rec.escalation = std::move(req.escalation);
+      if (req.tags_given)
+        rec.tags = std::move(req.tags);
       storage::write_batch batch;
       record_batch(self, batch);
       batch.put_meta("next_job_id", std::to_string(st.ctx->next_job_id.load()));
@@ -310,6 +312,7 @@ reservation_actor::behavior_type reservation(reservation_pointer self, node_cont
       }
       rec.last_checkin_ms = wall;
       rec.checkins += 1;
+      st.ctx->checkins_total.fetch_add(1, std::memory_order_relaxed);
       st.base = self->clock().now();
       storage::write_batch batch;
       record_batch(self, batch);

@@ -3,7 +3,10 @@
 #include "actors/errors.hpp"
 #include "alerters/render.hpp"
 #include "net/bridge.hpp"
+#include "net/listing.hpp"
+#include "net/manage.hpp"
 #include "net/pages.hpp"
+#include "net/ui.hpp"
 #include "net/requests.hpp"
 
 #include <boost/asio/post.hpp>
@@ -41,10 +44,12 @@ http::status status_for(errc code) {
 
 }  // namespace
 
-std::string listing_json(const std::vector<reservation_record>& recs, unix_ms now,
-                         const schedule_policy& policy) {
-  ordered_json result = ordered_json::array();
-  for (auto& rec : recs) {
+http::status http_status_of(errc code) {
+  return status_for(code);
+}
+
+ordered_json listing_element(const reservation_record& rec, unix_ms now,
+                             const schedule_policy& policy) {
     ordered_json j;
     j["job_id"] = rec.job_id;
     j["owner"] = rec.owner;
@@ -74,8 +79,15 @@ std::string listing_json(const std::vector<reservation_record>& recs, unix_ms no
       steps.push_back(std::move(x));
     }
     j["escalation"] = std::move(steps);
-    result.push_back(std::move(j));
-  }
+    j["tags"] = rec.tags;
+    return j;
+}
+
+std::string listing_json(const std::vector<reservation_record>& recs, unix_ms now,
+                         const schedule_policy& policy) {
+  ordered_json result = ordered_json::array();
+  for (auto& rec : recs)
+    result.push_back(listing_element(rec, now, policy));
   ordered_json out;
   out["result"] = std::move(result);
   out["success"] = true;
@@ -91,6 +103,8 @@ struct api::impl : std::enable_shared_from_this<api::impl> {
   boost::asio::thread_pool pool{2};
   /// host:port the HTTP server is bound to (set once before serving).
   std::string bound_address;
+  /// What net/manage.cpp's handlers use (set once, right after construction).
+  std::shared_ptr<const api_services> services;
 
   explicit impl(node& nd) : n(nd) {
     auto& cfg = n.settings();
@@ -184,6 +198,8 @@ struct api::impl : std::enable_shared_from_this<api::impl> {
     auto method = req.method();
     bool get = method == http::verb::get || method == http::verb::head;
     bool post = method == http::verb::post;
+    if (handle_management(services, req, path, remote, respond))
+      return;  // /api/v1/..., /openapi.json, /metrics (net/manage.cpp)
 
     if (path == "/" && get) {
       respond(json(http::status::ok, message_body("A-OK!", true)));
@@ -238,15 +254,19 @@ struct api::impl : std::enable_shared_from_this<api::impl> {
     } else if ((path == "/status" || path == "/badguests" || path == "/nodes") && get) {
       auto self = shared_from_this();
       auto page = std::string{path};
-      offload(std::move(respond), [self, page] {
+      // /status is the web UI (net/ui.hpp); /status?plain=1 the original's bare table.
+      bool plain = query_param(target, "plain").has_value();
+      offload(std::move(respond), [self, page, plain] {
         storage::status st;
         auto recs = self->all_reservations(st);
         if (!st.ok())
           return error(http::status::service_unavailable, "storage failure: " + st.message);
         auto now = self->n.context().wall_now();
         std::string html;
-        if (page == "/status")
+        if (page == "/status" && plain)
           html = status_page(recs, now, self->n.context().policy);
+        else if (page == "/status")
+          html = status_app_page(recs, now, self->n.context().policy);
         else if (page == "/badguests")
           html = badguests_page(recs, self->recent_alerts());
         else
@@ -269,7 +289,27 @@ struct api::impl : std::enable_shared_from_this<api::impl> {
   }
 };
 
-api::api(node& n) : impl_(std::make_shared<impl>(n)) {}
+api::api(node& n) : impl_(std::make_shared<impl>(n)) {
+  auto s = std::make_shared<api_services>();
+  s->n = &n;
+  s->limits = impl_->limits;
+  std::weak_ptr<impl> w = impl_;
+  s->ask = [w](caf::message msg, reply_fn fn) {
+    if (auto d = w.lock())
+      gotel::ask(d->bridge(), std::move(msg), std::move(fn));
+    else
+      fn(make_error(errc::unavailable, "shutting down"));
+  };
+  s->run_blocking = [w](std::function<void()> fn) {
+    if (auto d = w.lock())
+      boost::asio::post(d->pool, std::move(fn));
+  };
+  s->cluster_view = [w] {
+    auto d = w.lock();
+    return d ? d->cluster_view() : node_context::cluster_view{};
+  };
+  impl_->services = std::move(s);
+}
 
 api::~api() = default;
 

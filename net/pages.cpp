@@ -43,12 +43,9 @@ std::string cell(std::string_view text) {
 
 }  // namespace
 
-std::string status_page(const std::vector<reservation_record>& recs, unix_ms now,
+std::string status_rows(const std::vector<reservation_record>& recs, unix_ms now,
                         const schedule_policy& policy) {
-  std::string out{page_head};
-  out += "<h1>GoTel status</h1>\n<table>\n<tr><th>JobID</th><th>App</th><th>Component</th>"
-         "<th>Owner</th><th>Frequency</th><th>Time Units</th><th>Last Checkin</th>"
-         "<th>Time Since Last Checkin</th><th>Num Checkins</th><th>Status</th></tr>\n";
+  std::string out;
   for (auto& rec : recs) {
     bool late = rec.late_since_ms != 0 || is_late(rec, now, policy);
     auto status = is_snoozed(rec, now) ? "SNOOZED" : late ? "FAILING" : "OK";
@@ -60,6 +57,16 @@ std::string status_page(const std::vector<reservation_record>& recs, unix_ms now
            + cell(std::to_string(rec.checkins)) + cell(status);
     out += "</tr>\n";
   }
+  return out;
+}
+
+std::string status_page(const std::vector<reservation_record>& recs, unix_ms now,
+                        const schedule_policy& policy) {
+  std::string out{page_head};
+  out += "<h1>GoTel status</h1>\n<table>\n<tr><th>JobID</th><th>App</th><th>Component</th>"
+         "<th>Owner</th><th>Frequency</th><th>Time Units</th><th>Last Checkin</th>"
+         "<th>Time Since Last Checkin</th><th>Num Checkins</th><th>Status</th></tr>\n";
+  out += status_rows(recs, now, policy);
   out += "</table>\n";
   out += page_tail;
   return out;

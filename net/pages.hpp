@@ -15,7 +15,12 @@ namespace gotel {
 
 std::string html_escape(std::string_view text);
 
+/// The original's /status table without scripts (GET /status?plain=1).
 std::string status_page(const std::vector<reservation_record>& recs, unix_ms now,
+                        const schedule_policy& policy);
+/// The <tr> rows of the /status table (the original's ten columns), one per
+/// reservation; shared by status_page and the web UI (net/ui.hpp).
+std::string status_rows(const std::vector<reservation_record>& recs, unix_ms now,
                         const schedule_policy& policy);
 /// Alert log entries /badguests reads (newest first) for each job's last alert.
 inline constexpr std::size_t badguests_log_entries = 10000;

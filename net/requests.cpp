@@ -259,6 +259,59 @@ std::optional<std::vector<escalation_step>> escalation_list(const json& v,
   return out;
 }
 
+/// Most tags a reservation may carry, and the longest tag.
+constexpr std::size_t max_tags = 20;
+constexpr std::size_t max_tag_bytes = 64;
+
+/// "tags": a JSON array of strings or one comma-separated string. Tags are
+/// lower-cased and trimmed, may hold [a-z0-9_.:-], duplicates are dropped.
+std::optional<std::vector<std::string>> tag_list(const json& v, rejection& err) {
+  std::vector<std::string> raw;
+  if (v.is_string()) {
+    auto text = v.get<std::string>();
+    std::size_t pos = 0;
+    while (pos <= text.size()) {
+      auto comma = std::min(text.find(',', pos), text.size());
+      raw.push_back(text.substr(pos, comma - pos));
+      pos = comma + 1;
+    }
+  } else if (v.is_array()) {
+    for (auto& x : v) {
+      if (!x.is_string()) {
+        err = {400, "tags must be a list of strings"};
+        return std::nullopt;
+      }
+      raw.push_back(x.get<std::string>());
+    }
+  } else {
+    err = {400, "tags must be a list of strings"};
+    return std::nullopt;
+  }
+  std::vector<std::string> out;
+  for (auto& r : raw) {
+    auto tag = lower_trimmed(r);
+    if (tag.empty())
+      continue;
+    if (tag.size() > max_tag_bytes) {
+      err = {400, "tag \"" + tag.substr(0, 64) + "...\" is longer than "
+                    + std::to_string(max_tag_bytes) + " bytes"};
+      return std::nullopt;
+    }
+    for (unsigned char c : tag)
+      if (!(std::isalnum(c) || c == '_' || c == '-' || c == '.' || c == ':')) {
+        err = {400, "tag \"" + tag + "\" may only hold letters, digits and _ - . :"};
+        return std::nullopt;
+      }
+    if (std::find(out.begin(), out.end(), tag) == out.end())
+      out.push_back(std::move(tag));
+  }
+  if (out.size() > max_tags) {
+    err = {400, "at most " + std::to_string(max_tags) + " tags"};
+    return std::nullopt;
+  }
+  return out;
+}
+
 template <class T, class F>
 parse_result<T> with_object(std::string_view body, F&& f) {
   auto obj = object_of(body);
@@ -314,6 +367,13 @@ parse_result<reserve_request> parse_reserve(std::string_view body, const field_l
       if (!steps)
         return err;
       req.escalation = std::move(*steps);
+    }
+    if (auto t = f.find("tags"); t != f.end() && !t->second.is_null()) {
+      auto tags = tag_list(t->second, err);
+      if (!tags)
+        return err;
+      req.tags_given = true;
+      req.tags = std::move(*tags);
     }
     return req;
   });

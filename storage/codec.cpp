@@ -246,6 +246,7 @@ std::string encode(const reservation_record& r) {
   if (!r.escalation.empty()) o["es"] = encode_escalation(r.escalation);
   if (r.escalation_level != 0) o["el"] = r.escalation_level;
   if (r.revision != 0) o["rv"] = r.revision;
+  if (!r.tags.empty()) o["tg"] = join_names(r.tags);
   return finish(o);
 }
 
@@ -274,8 +275,11 @@ std::optional<reservation_record> decode_reservation(std::string_view bytes) {
   f.text("es", escalation);
   f.integer("el", r.escalation_level);
   f.integer("rv", r.revision);
+  std::string tags;
+  f.text("tg", tags);
   if (!f.ok) return std::nullopt;
   r.alerters = split_names(alerters);
+  r.tags = split_names(tags);
   auto steps = decode_escalation(escalation);
   if (!steps) return std::nullopt;
   r.escalation = std::move(*steps);

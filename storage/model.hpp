@@ -69,6 +69,9 @@ struct reservation_record {
   /// Bumped on every change by the node that makes it; a replica applies a
   /// replicated record only when it is newer (cluster catch-up, docs/cluster.md).
   std::uint64_t revision = 0;
+  /// Free-form labels for filtering (management API); lower-case, each
+  /// [a-z0-9_.:-], no duplicates, in the order posted.
+  std::vector<std::string> tags;
 
   /// The period in milliseconds (frequency x unit).
   std::int64_t period_ms() const { return frequency * unit_ms(unit); }

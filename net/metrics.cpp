@@ -1,0 +1,192 @@
+#include "net/metrics.hpp"
+
+#include "actors/messages.hpp"
+#include "alerters/dispatcher.hpp"
+#include "net/manage.hpp"
+
+#include <chrono>
+#include <cstdio>
+
+namespace gotel {
+
+namespace {
+
+/// How long a scrape waits for the dispatcher's counters before answering
+/// without them (Prometheus' default scrape timeout is 10 s).
+constexpr std::chrono::milliseconds dispatcher_wait{2000};
+
+void family(std::string& out, std::string_view name, std::string_view type,
+            std::string_view help) {
+  out += "# HELP ";
+  out += name;
+  out += ' ';
+  out += help;
+  out += "\n# TYPE ";
+  out += name;
+  out += ' ';
+  out += type;
+  out += '\n';
+}
+
+void sample(std::string& out, std::string_view name, std::string_view labels,
+            std::string_view value) {
+  out += name;
+  out += labels;
+  out += ' ';
+  out += value;
+  out += '\n';
+}
+
+std::string number(std::uint64_t v) {
+  return std::to_string(v);
+}
+
+/// Seconds with millisecond precision, as Prometheus timestamps-as-values are.
+std::string seconds(unix_ms ms) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3f", static_cast<double>(ms) / 1000.0);
+  return buf;
+}
+
+}  // namespace
+
+std::string escape_label_value(std::string_view value) {
+  std::string out;
+  out.reserve(value.size());
+  for (char c : value) {
+    switch (c) {
+      case '\\': out += "\\\\"; break;
+      case '"': out += "\\\""; break;
+      case '\n': out += "\\n"; break;
+      default: out.push_back(c);
+    }
+  }
+  return out;
+}
+
+std::string metrics_text(const std::vector<reservation_record>& recs, unix_ms now,
+                         const schedule_policy& policy, const server_metrics& server) {
+  std::vector<std::string> labels;
+  labels.reserve(recs.size());
+  for (auto& rec : recs)
+    labels.push_back("{app=\"" + escape_label_value(rec.app) + "\",component=\""
+                     + escape_label_value(rec.component) + "\"}");
+  std::string out;
+  out.reserve(256 + recs.size() * 6 * 80);
+
+  // Per reservation: one family at a time (the format wants a family's samples together).
+  auto per_reservation = [&](std::string_view name, std::string_view type,
+                             std::string_view help, auto value_of) {
+    family(out, name, type, help);
+    for (std::size_t i = 0; i < recs.size(); ++i)
+      sample(out, name, labels[i], value_of(recs[i]));
+  };
+  auto late = [&](const reservation_record& r) {
+    return r.late_since_ms != 0 || is_late(r, now, policy);
+  };
+  per_reservation("gotel_reservation_up", "gauge",
+                  "1 while the reservation checks in on time, 0 while it is late (paused or not).",
+                  [&](auto& r) { return std::string{late(r) ? "0" : "1"}; });
+  per_reservation("gotel_reservation_late", "gauge",
+                  "1 while the reservation has missed its deadline.",
+                  [&](auto& r) { return std::string{late(r) ? "1" : "0"}; });
+  per_reservation("gotel_reservation_paused", "gauge",
+                  "1 while alerts are snoozed or paused.",
+                  [&](auto& r) { return std::string{is_snoozed(r, now) ? "1" : "0"}; });
+  per_reservation("gotel_reservation_last_checkin_timestamp_seconds", "gauge",
+                  "Unix time of the last checkin; 0 when it never checked in.",
+                  [&](auto& r) { return seconds(r.last_checkin_ms); });
+  per_reservation("gotel_reservation_period_seconds", "gauge",
+                  "Expected interval between checkins (frequency x time_units).",
+                  [&](auto& r) { return seconds(r.period_ms()); });
+  per_reservation("gotel_reservation_checkins_total", "counter",
+                  "Checkins this reservation has received since it was created.",
+                  [&](auto& r) { return number(r.checkins); });
+  per_reservation("gotel_reservation_alerts_total", "counter",
+                  "Alerts raised for this reservation (late notices and repeats).",
+                  [&](auto& r) { return number(r.alerts); });
+
+  family(out, "gotel_reservations", "gauge", "Reservations held by this node.");
+  sample(out, "gotel_reservations", "", number(recs.size()));
+  family(out, "gotel_checkins_total", "counter",
+         "Checkins accepted by this process since it started.");
+  sample(out, "gotel_checkins_total", "", number(server.checkins_total));
+  if (server.have_dispatcher) {
+    family(out, "gotel_alerts_sent_total", "counter",
+           "Alerts delivered to a channel since start.");
+    sample(out, "gotel_alerts_sent_total", "", number(server.alerts_delivered));
+    family(out, "gotel_alert_failures_total", "counter",
+           "Failed alert delivery attempts since start (each retry counts).");
+    sample(out, "gotel_alert_failures_total", "", number(server.alert_failures));
+    family(out, "gotel_alerts_expired_total", "counter",
+           "Alerts given up on after the retry window since start.");
+    sample(out, "gotel_alerts_expired_total", "", number(server.alerts_expired));
+    family(out, "gotel_alerts_grouped_total", "counter",
+           "Alerts folded into an alert-storm notice since start.");
+    sample(out, "gotel_alerts_grouped_total", "", number(server.alerts_grouped));
+    family(out, "gotel_outbox_depth", "gauge", "Alert intents waiting for delivery.");
+    sample(out, "gotel_outbox_depth", "", number(server.outbox_depth));
+  }
+  family(out, "gotel_coordinator", "gauge",
+         "1 when this node is the cluster's coordinator (the one sending alerts).");
+  sample(out, "gotel_coordinator", "", server.coordinator ? "1" : "0");
+  family(out, "gotel_cluster_epoch", "gauge", "The coordinator election epoch this node knows.");
+  sample(out, "gotel_cluster_epoch", "", number(server.epoch));
+  family(out, "gotel_cluster_nodes", "gauge", "Cluster nodes configured, this one included.");
+  sample(out, "gotel_cluster_nodes", "", number(server.nodes));
+  family(out, "gotel_cluster_nodes_alive", "gauge",
+         "Cluster nodes this node hears from, itself included.");
+  sample(out, "gotel_cluster_nodes_alive", "", number(server.nodes_alive));
+  family(out, "gotel_node_info", "gauge", "Always 1; the labels name this node.");
+  sample(out, "gotel_node_info", "{node_id=\"" + escape_label_value(server.node_id) + "\"}", "1");
+  return out;
+}
+
+void serve_metrics(const std::shared_ptr<const api_services>& s, responder respond) {
+  s->run_blocking([s, respond = std::move(respond)]() mutable {
+    auto& n = *s->n;
+    auto& ctx = n.context();
+    std::vector<reservation_record> recs;
+    auto st = n.store().for_each_reservation([&](const std::string&, reservation_record&& rec) {
+      recs.push_back(std::move(rec));
+      return true;
+    });
+    if (!st.ok()) {
+      respond(json_response(http::status::service_unavailable,
+                            "{\"success\":false,\"message\":\"storage failure\"}", 11, true));
+      return;
+    }
+    server_metrics m;
+    m.node_id = n.settings().server.node_id;
+    m.coordinator = ctx.coordinator.load(std::memory_order_acquire);
+    m.checkins_total = ctx.checkins_total.load(std::memory_order_relaxed);
+    auto view = s->cluster_view();
+    m.epoch = view.epoch;
+    m.nodes = view.nodes.size();
+    m.nodes_alive = 0;
+    for (auto& p : view.nodes)
+      m.nodes_alive += p.alive ? 1 : 0;
+    if (n.dispatcher()) {
+      // A blocking wait, but on the api's pool: never an I/O or scheduler thread.
+      caf::scoped_actor self{n.system()};
+      self->request(n.dispatcher(), dispatcher_wait, stats_atom::value)
+        .receive(
+          [&](dispatcher_stats& d) {
+            m.have_dispatcher = true;
+            m.alerts_delivered = d.delivered;
+            m.alert_failures = d.failed_attempts;
+            m.alerts_expired = d.expired;
+            m.alerts_grouped = d.grouped;
+            m.outbox_depth = d.pending;
+          },
+          [&](caf::error&) {});
+    }
+    http_response res{http::status::ok, 11};
+    res.set(http::field::content_type, metrics_content_type);
+    res.body() = metrics_text(recs, ctx.wall_now(), ctx.policy, m);
+    res.prepare_payload();
+    respond(std::move(res));
+  });
+}
+
+}  // namespace gotel

@@ -1,0 +1,50 @@
+#pragma once
+/// GET /metrics: Prometheus text exposition format, version 0.0.4.
+/// metrics_text() is pure (records, time and counters in, text out); the
+/// handler gathers its inputs on the api's blocking pool.
+
+#include "actors/schedule.hpp"
+#include "net/http_server.hpp"
+#include "storage/model.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace gotel {
+
+struct api_services;
+
+/// The node's own numbers, gathered at scrape time.
+struct server_metrics {
+  std::string node_id;
+  bool coordinator = false;
+  std::uint64_t epoch = 0;
+  std::uint64_t checkins_total = 0;  ///< checkins this process accepted since start
+  bool have_dispatcher = false;      ///< false: the dispatcher did not answer in time
+  std::uint64_t alerts_delivered = 0;
+  std::uint64_t alert_failures = 0;  ///< failed delivery attempts (each retry counts)
+  std::uint64_t alerts_expired = 0;
+  std::uint64_t alerts_grouped = 0;
+  std::uint64_t outbox_depth = 0;
+  std::uint64_t nodes_alive = 1;     ///< cluster nodes this node hears, itself included
+  std::uint64_t nodes = 1;
+};
+
+/// The content type Prometheus expects for format 0.0.4.
+inline constexpr std::string_view metrics_content_type = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Escapes a label value: backslash, double quote and line feed.
+std::string escape_label_value(std::string_view value);
+
+/// The whole exposition: per-reservation gauges labelled {app, component},
+/// then the server's own metrics.
+std::string metrics_text(const std::vector<reservation_record>& recs, unix_ms now,
+                         const schedule_policy& policy, const server_metrics& server);
+
+/// Answers GET /metrics (net/manage.cpp routes it here).
+void serve_metrics(const std::shared_ptr<const api_services>& services, responder respond);
+
+}  // namespace gotel
