@@ -1,6 +1,7 @@
 #include "actors/coordinator.hpp"
 
 #include "actors/errors.hpp"
+#include "actors/ping_id.hpp"
 
 #include <algorithm>
 
@@ -10,6 +11,35 @@ namespace {
 
 caf::error no_reservation(const std::string& app, const std::string& component) {
   return make_error(errc::not_found, "no reservation " + app + "/" + component);
+}
+
+/// Registers `hdl` for `key` and indexes its ping uuid.
+coordinator_state::entry& add_entry(coordinator_pointer self, const std::string& key,
+                                    reservation_actor hdl, const std::string& uuid) {
+  auto& st = self->state;
+  auto& e = st.registry[key];
+  e = coordinator_state::entry{std::move(hdl), false, uuid};
+  st.uuids[uuid] = key;
+  return e;
+}
+
+/// Records stored before ping ids existed get the id derived from their key,
+/// which every node and every restart computes alike.
+void ensure_uuid(const std::string& key, reservation_record& rec) {
+  if (rec.uuid.empty())
+    rec.uuid = key_uuid(key);
+}
+
+/// Healthchecks' defaults for a reservation created by a ping (?create=1):
+/// a period of one day and a grace of one hour.
+reserve_request ping_created(const signal_request& req) {
+  reserve_request r;
+  r.app = req.app;
+  r.component = req.component;
+  r.frequency = 1;
+  r.unit = time_unit::days;
+  r.grace_ms = 3600 * 1000;
+  return r;
 }
 
 /// Spawns the actor for `key` and arranges for the coordinator to hear of an
@@ -37,9 +67,14 @@ void remove_entry(coordinator_pointer self, const std::string& key, caf::message
   self->request(caf::actor_cast<caf::actor>(hdl), caf::infinite, std::move(msg))
     .then(
       [=](reservation_record& rec) mutable {
-        auto i = self->state.registry.find(key);
-        if (i != self->state.registry.end() && i->second.actor == hdl)
-          self->state.registry.erase(i);
+        auto& st = self->state;
+        auto i = st.registry.find(key);
+        if (i != st.registry.end() && i->second.actor == hdl) {
+          auto u = st.uuids.find(i->second.uuid);
+          if (u != st.uuids.end() && u->second == key)
+            st.uuids.erase(u);
+          st.registry.erase(i);
+        }
         if (rp)
           rp->deliver(std::move(rec));
       },
@@ -80,8 +115,10 @@ coordinator_actor::behavior_type coordinator(coordinator_pointer self, node_cont
       rec.component = req.component;
       rec.owner = req.owner;
       rec.created_ms = st.ctx->wall_now();
+      rec.uuid = random_uuid();
+      auto uuid = rec.uuid;
       auto hdl = spawn_reservation(self, key, std::move(rec), true);
-      st.registry.emplace(key, coordinator_state::entry{hdl, false});
+      add_entry(self, key, hdl, uuid);
       return self->delegate(hdl, reserve_atom::value, std::move(req));
     },
     [=](checkin_atom, checkin_request& req) -> caf::result<reservation_record> {
@@ -101,6 +138,44 @@ coordinator_actor::behavior_type coordinator(coordinator_pointer self, node_cont
       if (!e || e->closing)
         return no_reservation(req.app, req.component);
       return self->delegate(e->actor, unsnooze_atom::value);
+    },
+    [=](signal_atom, signal_request& req) -> caf::result<reservation_record> {
+      auto& st = self->state;
+      std::string key;
+      if (!req.uuid.empty()) {
+        auto u = st.uuids.find(lower_uuid(req.uuid));
+        if (u == st.uuids.end())
+          return make_error(errc::not_found, "no reservation with ping uuid " + req.uuid);
+        key = u->second;
+      } else {
+        key = reservation_key(req.app, req.component);
+      }
+      auto i = st.registry.find(key);
+      if (i != st.registry.end() && i->second.closing)
+        return make_error(errc::not_found, "reservation is being checked out");
+      if (i == st.registry.end()) {
+        if (!req.create || !req.uuid.empty())
+          return no_reservation(req.app, req.component);
+        reservation_record rec;
+        rec.job_id = st.ctx->next_job_id.fetch_add(1);
+        rec.app = req.app;
+        rec.component = req.component;
+        rec.created_ms = st.ctx->wall_now();
+        rec.uuid = random_uuid();
+        auto uuid = rec.uuid;
+        auto hdl = spawn_reservation(self, key, std::move(rec), true);
+        add_entry(self, key, hdl, uuid);
+        // Reaches the actor before the signal below (same sender, FIFO); it
+        // persists the new reservation in its own batch.
+        caf::anon_send(hdl, reserve_atom::value, ping_created(req));
+        i = st.registry.find(key);
+      }
+      if (req.kind == signal_kind::success)
+        return self->delegate(i->second.actor, checkin_atom::value,
+                              checkin_request{std::move(req.app), std::move(req.component),
+                                              std::move(req.notes), std::move(req.source),
+                                              std::move(req.run_id), req.exit_status});
+      return self->delegate(i->second.actor, signal_atom::value, std::move(req));
     },
     [=](get_atom, key_request& req) -> caf::result<reservation_record> {
       auto e = find(self, req.app, req.component);
@@ -132,10 +207,12 @@ coordinator_actor::behavior_type coordinator(coordinator_pointer self, node_cont
         return rp;
       }
       if (i == st.registry.end()) {
+        ensure_uuid(ch.key, ch.rec);
         auto placeholder = ch.rec;
         placeholder.revision = 0;  // so that the actor adopts and persists ch.rec
         auto hdl = spawn_reservation(self, ch.key, std::move(placeholder), false);
-        i = st.registry.emplace(ch.key, coordinator_state::entry{hdl, false}).first;
+        add_entry(self, ch.key, hdl, ch.rec.uuid);
+        i = st.registry.find(ch.key);
       }
       auto next = ch.rec.job_id + 1;
       auto cur = st.ctx->next_job_id.load();
@@ -172,8 +249,10 @@ coordinator_actor::behavior_type coordinator(coordinator_pointer self, node_cont
       auto status = st.ctx->db->for_each_reservation(
         [&](const std::string& key, reservation_record&& rec) {
           max_id = std::max(max_id, rec.job_id);
+          ensure_uuid(key, rec);
+          auto uuid = rec.uuid;
           auto hdl = spawn_reservation(self, key, std::move(rec), false);
-          st.registry[key] = coordinator_state::entry{hdl, false};
+          add_entry(self, key, hdl, uuid);
           ++restored;
           return true;
         });
@@ -199,6 +278,7 @@ coordinator_actor::behavior_type coordinator(coordinator_pointer self, node_cont
         return;
       }
       st.restarts += 1;
+      ensure_uuid(key, *rec);
       i->second.actor = spawn_reservation(self, key, std::move(*rec), false);
     },
   };

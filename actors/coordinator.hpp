@@ -26,6 +26,9 @@ using coordinator_actor = caf::typed_actor<
   caf::replies_to<unsnooze_atom, key_request>::with<reservation_record>,
   caf::replies_to<checkout_atom, key_request>::with<reservation_record>,
   caf::replies_to<get_atom, key_request>::with<reservation_record>,
+  /// Run and ping signals, by (app, component) or by ping uuid; a success is
+  /// routed as a checkin; `create` makes an unknown (app, component) first.
+  caf::replies_to<signal_atom, signal_request>::with<reservation_record>,
   caf::replies_to<count_atom>::with<std::uint64_t>,
   /// Loads every stored reservation and spawns its actor; replies how many.
   caf::replies_to<restore_atom>::with<std::uint64_t>,
@@ -44,9 +47,13 @@ struct coordinator_state {
   struct entry {
     reservation_actor actor;
     bool closing = false;  ///< a checkout is being persisted
+    std::string uuid;      ///< the reservation's ping uuid (index key in `uuids`)
   };
   node_context* ctx = nullptr;
   std::unordered_map<std::string, entry> registry;
+  /// Ping uuid -> reservation key, for /ping/<uuid>. Rebuilt from the records
+  /// at restore and kept with the registry (create, replicated apply, removal).
+  std::unordered_map<std::string, std::string> uuids;
   std::uint64_t restarts = 0;
   /// The coordinator takes its reservation actors down with it.
   ~coordinator_state() {

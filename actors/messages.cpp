@@ -13,6 +13,7 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<checkin_request>("gotel::checkin_request");
   cfg.add_message_type<snooze_request>("gotel::snooze_request");
   cfg.add_message_type<key_request>("gotel::key_request");
+  cfg.add_message_type<signal_request>("gotel::signal_request");
   cfg.add_message_type<repl_change>("gotel::repl_change");
   cfg.add_message_type<std::vector<repl_change>>("std::vector<gotel::repl_change>");
   cfg.add_message_type<sync_page>("gotel::sync_page");

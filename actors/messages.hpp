@@ -31,6 +31,7 @@ using resume_atom = caf::atom_constant<caf::atom("resume")>;
 using stats_atom = caf::atom_constant<caf::atom("stats")>;
 using restore_atom = caf::atom_constant<caf::atom("restore")>;
 using count_atom = caf::atom_constant<caf::atom("count")>;
+using signal_atom = caf::atom_constant<caf::atom("signal")>;
 
 // -- inspect functions for the shared model ------------------------------------
 
@@ -42,7 +43,14 @@ typename Inspector::result_type inspect(Inspector& f, reservation_record& x) {
            x.owner, x.notify, x.alert_msg, x.frequency, x.unit, x.created_ms,
            x.last_checkin_ms, x.checkins, x.snooze_until_ms, x.late_since_ms,
            x.last_alert_ms, x.alerts, x.alerters, x.escalation, x.escalation_level,
-           x.revision, x.tags);
+           x.revision, x.tags, x.uuid, x.schedule, x.tz, x.grace_ms, x.max_duration_ms,
+           x.runs, x.last_duration_ms, x.total_duration_ms, x.runs_finished,
+           x.failed_since_ms, x.fail_alerted_ms, x.last_exit_status, x.pings);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, run_entry& x) {
+  return f(caf::meta::type_name("run_entry"), x.id, x.started_ms, x.alerted);
 }
 
 template <class Inspector>
@@ -52,7 +60,7 @@ typename Inspector::result_type inspect(Inspector& f, escalation_step& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, checkin_entry& x) {
-  return f(caf::meta::type_name("checkin_entry"), x.at_ms, x.notes, x.source);
+  return f(caf::meta::type_name("checkin_entry"), x.at_ms, x.notes, x.source, x.kind);
 }
 
 template <class Inspector>
@@ -83,13 +91,19 @@ struct reserve_request {
   /// /reservation from an old client does not clear them).
   bool tags_given = false;
   std::vector<std::string> tags;
+  /// Cron schedule instead of frequency/time_units (then frequency is 0 and
+  /// the actor derives the typical gap); empty = frequency-based.
+  std::string schedule;
+  std::string tz;                    ///< IANA zone of `schedule`; empty = UTC
+  std::int64_t grace_ms = 0;         ///< slack after each expected checkin
+  std::int64_t max_duration_ms = 0;  ///< runs open longer alert; 0 = no limit
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, reserve_request& x) {
   return f(caf::meta::type_name("reserve_request"), x.app, x.component, x.owner, x.notify,
            x.alert_msg, x.frequency, x.unit, x.alerters, x.escalation,
-           x.tags_given, x.tags);
+           x.tags_given, x.tags, x.schedule, x.tz, x.grace_ms, x.max_duration_ms);
 }
 
 /// POST /checkin.
@@ -98,11 +112,14 @@ struct checkin_request {
   std::string component;
   std::string notes;
   std::string source;  ///< client address as seen by the node
+  std::string run_id;  ///< the run this checkin finishes; empty = the anonymous run
+  std::int32_t exit_status = -1;  ///< 0 when a client sent exit status 0; -1 = none
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, checkin_request& x) {
-  return f(caf::meta::type_name("checkin_request"), x.app, x.component, x.notes, x.source);
+  return f(caf::meta::type_name("checkin_request"), x.app, x.component, x.notes, x.source,
+           x.run_id, x.exit_status);
 }
 
 /// POST /snooze: suppress alerts for `duration_ms` from now.
@@ -126,6 +143,34 @@ struct key_request {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, key_request& x) {
   return f(caf::meta::type_name("key_request"), x.app, x.component);
+}
+
+/// What a ping or run signal says (docs/pings.md).
+enum class signal_kind : std::uint8_t {
+  success,  ///< a checkin: finishes the run (if any) successfully
+  start,    ///< a run started
+  fail,     ///< the run failed (explicit /fail or an exit status 1-255)
+  log,      ///< only a log line for the history; changes no state
+};
+
+/// POST /start, POST /fail and the ping URLs. Names the reservation by
+/// (app, component) or, when `uuid` is set, by its ping uuid.
+struct signal_request {
+  std::string app;
+  std::string component;
+  std::string uuid;          ///< /ping/<uuid>; empty = by (app, component)
+  signal_kind kind = signal_kind::success;
+  std::int32_t exit_status = -1;  ///< 0-255 when the client sent one; -1 = none
+  std::string run_id;        ///< pairs start and finish of overlapping runs; empty = newest
+  std::string notes;         ///< the ping body (log), already size-limited
+  std::string source;        ///< client address as seen by the node
+  bool create = false;       ///< slug ping with ?create=1: create an unknown reservation
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, signal_request& x) {
+  return f(caf::meta::type_name("signal_request"), x.app, x.component, x.uuid, x.kind,
+           x.exit_status, x.run_id, x.notes, x.source, x.create);
 }
 
 /// Registers every type above with `cfg` (required on every node for remoting).

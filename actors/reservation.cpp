@@ -1,5 +1,6 @@
 #include "actors/reservation.hpp"
 
+#include "actors/cron.hpp"
 #include "actors/errors.hpp"
 #include "actors/timer_shard.hpp"
 #include "alerters/render.hpp"
@@ -19,10 +20,14 @@ using std::chrono::milliseconds;
 /// API refuses them; this guards stored values against overflow).
 constexpr std::int64_t max_escalation_ms = 20LL * 366 * 24 * 3600 * 1000;
 
-/// The steady deadline: base + period + grace, plus the bake before a first checkin.
+/// The steady deadline: base + period + grace, plus the bake before a first
+/// checkin; for a cron schedule, the next run + grace converted to steady time.
 time_point deadline(const reservation_state& st) {
+  if (st.cron_due)
+    return *st.cron_due;
   auto extra = st.rec.last_checkin_ms == 0 ? st.ctx->policy.bake_ms : 0;
-  return st.base + milliseconds{st.rec.period_ms() + st.ctx->policy.grace_ms + extra};
+  return st.base
+         + milliseconds{st.rec.period_ms() + st.ctx->policy.grace_ms + st.rec.grace_ms + extra};
 }
 
 void arm(reservation_pointer self, time_point at) {
@@ -143,6 +148,19 @@ void record_batch(reservation_pointer self, storage::write_batch& batch) {
   batch.put(self->state.key, self->state.rec);
 }
 
+/// Cron schedules only: the next wall deadline (pure, schedule.hpp) becomes a
+/// steady one, once per checkin, change or restore. Between those, wall-clock
+/// jumps move nothing.
+void rebase_cron(reservation_pointer self) {
+  auto& st = self->state;
+  if (st.rec.schedule.empty()) {
+    st.cron_due.reset();
+    return;
+  }
+  auto wall = st.ctx->wall_now();
+  st.cron_due = self->clock().now() + milliseconds{deadline_ms(st.rec, st.ctx->policy) - wall};
+}
+
 /// Translates the stored wall times of `rec` into steady time, once: after a
 /// restore, and when a replicated record is adopted.
 void adopt_times(reservation_pointer self) {
@@ -153,6 +171,10 @@ void adopt_times(reservation_pointer self) {
   st.base = now - milliseconds{wall - base_wall};
   st.snooze_end = now + milliseconds{st.rec.snooze_until_ms - wall};
   st.repeat_at = now + milliseconds{st.rec.last_alert_ms + st.ctx->policy.repeat_ms - wall};
+  st.run_starts.clear();
+  for (auto& run : st.rec.runs)
+    st.run_starts.push_back(now - milliseconds{wall - run.started_ms});
+  rebase_cron(self);
 }
 
 /// The next steady time something is due while late: the next escalation
@@ -213,6 +235,176 @@ void fire_due(reservation_pointer self, time_point now, bool became_late) {
   persist(self, std::move(batch), std::nullopt, std::move(intents));
 }
 
+// -- runs and signals (docs/pings.md) -------------------------------------------
+
+/// Channels that hear of failures and overlong runs: those of the first
+/// escalation step (the reservation's alerters, or every configured channel).
+std::vector<std::string> signal_channels(const reservation_state& st) {
+  return channels_for(st, effective_steps(st.rec).front().alerters);
+}
+
+/// Intents for a failure or an overlong run: like make_intents, with their own
+/// dedup key so a receiver keeps them apart from "did not start on time".
+std::vector<alert_intent> signal_intents(const reservation_state& st, alert_kind kind,
+                                         const std::string& text, const std::string& key,
+                                         unix_ms at, unix_ms wall) {
+  auto out = make_intents(st, signal_channels(st), kind, text, at, wall);
+  for (auto& x : out)
+    x.dedup_key = key;
+  return out;
+}
+
+std::string seconds_text(std::int64_t ms) {
+  return std::to_string(ms / 1000) + "." + std::to_string(ms % 1000 / 100) + "s";
+}
+
+std::string job_text(const reservation_state& st) {
+  return "App: [" + st.rec.app + "] Component: [" + st.rec.component + "]";
+}
+
+std::string owner_text(const reservation_state& st) {
+  return " on IP [" + st.ctx->srv + "]. Contact owner [" + st.rec.owner + "]";
+}
+
+/// Most bytes of a ping body quoted in a failure alert.
+constexpr std::size_t max_quoted_log = 1000;
+
+/// The failure alert; `log` is the failing ping's body, if known.
+std::vector<alert_intent> failure_intents(reservation_state& st, const std::string& log,
+                                          unix_ms wall) {
+  auto& rec = st.rec;
+  std::string what = rec.last_exit_status > 0
+                       ? "failed with exit status " + std::to_string(rec.last_exit_status)
+                       : "reported a failure";
+  auto text = job_text(st) + " " + what + owner_text(st);
+  if (!log.empty())
+    text += "\nLog: " + log.substr(0, max_quoted_log);
+  rec.fail_alerted_ms = wall;
+  rec.alerts += 1;
+  return signal_intents(st, alert_kind::late, text, fail_dedup_key(rec.job_id, rec.failed_since_ms),
+                        rec.failed_since_ms, wall);
+}
+
+/// Adds `entry` to the history in `batch` under the next seq (rec.pings), and
+/// trims the oldest entry beyond the history limit. Call before record_batch.
+std::uint64_t add_history(reservation_state& st, storage::write_batch& batch,
+                          const checkin_entry& entry) {
+  auto seq = st.rec.history_seq() + 1;
+  st.rec.pings = seq;
+  batch.put_checkin(st.key, seq, entry);
+  if (seq > st.ctx->history_limit)
+    batch.erase_checkin(st.key, seq - st.ctx->history_limit);
+  return seq;
+}
+
+/// The open run `run_id` names (the anonymous one for ""), newest first.
+std::optional<std::size_t> find_run(const reservation_state& st, const std::string& run_id) {
+  for (std::size_t i = st.rec.runs.size(); i-- > 0;)
+    if (st.rec.runs[i].id == run_id)
+      return i;
+  return std::nullopt;
+}
+
+void drop_run(reservation_state& st, std::size_t i) {
+  st.rec.runs.erase(st.rec.runs.begin() + static_cast<std::ptrdiff_t>(i));
+  st.run_starts.erase(st.run_starts.begin() + static_cast<std::ptrdiff_t>(i));
+}
+
+/// Finishes the open run `run_id`, if any: records its duration (steady time)
+/// and, when it had been alerted as running too long, resolves that alert.
+void finish_run(reservation_pointer self, const std::string& run_id, unix_ms wall,
+                std::vector<alert_intent>& intents) {
+  auto& st = self->state;
+  auto i = find_run(st, run_id);
+  if (!i)
+    return;
+  auto took = std::chrono::duration_cast<milliseconds>(self->clock().now() - st.run_starts[*i]);
+  auto ms = std::max<std::int64_t>(0, took.count());
+  auto& rec = st.rec;
+  rec.last_duration_ms = ms;
+  rec.total_duration_ms += ms;
+  rec.runs_finished += 1;
+  auto run = rec.runs[*i];
+  if (run.alerted) {
+    auto text = job_text(st) + " run " + (run.id.empty() ? "" : "[" + run.id + "] ")
+                + "finished after " + seconds_text(ms) + owner_text(st);
+    auto more = signal_intents(st, alert_kind::recovered, text, run_dedup_key(rec.job_id, run),
+                               run.started_ms, wall);
+    intents.insert(intents.end(), more.begin(), more.end());
+  }
+  drop_run(st, *i);
+}
+
+/// A success (checkin): finishes the run, notes a client's exit status 0 and
+/// resolves a reported failure.
+void succeed(reservation_pointer self, const checkin_request& req, unix_ms wall,
+             std::vector<alert_intent>& intents) {
+  auto& st = self->state;
+  auto& rec = st.rec;
+  finish_run(self, req.run_id, wall, intents);
+  if (req.exit_status >= 0)
+    rec.last_exit_status = req.exit_status;
+  if (rec.failed_since_ms != 0) {
+    if (rec.fail_alerted_ms != 0) {
+      auto text = job_text(st) + " succeeded again after the failure reported "
+                  + rfc1123(rec.failed_since_ms) + owner_text(st);
+      auto more = signal_intents(st, alert_kind::recovered, text,
+                                 fail_dedup_key(rec.job_id, rec.failed_since_ms),
+                                 rec.failed_since_ms, wall);
+      intents.insert(intents.end(), more.begin(), more.end());
+    }
+    rec.failed_since_ms = 0;
+    rec.fail_alerted_ms = 0;
+  }
+}
+
+/// What signals still owe: a failure not alerted yet (it arrived while this
+/// node could not alert, or while snoozed) and open runs past max_duration.
+/// Arms the next wake-up for runs not yet due.
+void evaluate_signals(reservation_pointer self, time_point now, bool snoozed) {
+  auto& st = self->state;
+  auto& rec = st.rec;
+  std::vector<alert_intent> intents;
+  auto wall = st.ctx->wall_now();
+  if (rec.failed_since_ms != 0 && rec.fail_alerted_ms == 0) {
+    if (snoozed)
+      arm(self, st.snooze_end);
+    else
+      intents = failure_intents(st, {}, wall);
+  }
+  if (rec.max_duration_ms > 0) {
+    for (std::size_t i = 0; i < rec.runs.size(); ++i) {
+      auto& run = rec.runs[i];
+      if (run.alerted)
+        continue;
+      auto due = st.run_starts[i] + milliseconds{rec.max_duration_ms};
+      if (now <= due) {
+        arm(self, due + milliseconds{1});  // too long means strictly longer
+        continue;
+      }
+      if (snoozed) {
+        arm(self, st.snooze_end);
+        continue;
+      }
+      auto ran = std::chrono::duration_cast<milliseconds>(now - st.run_starts[i]).count();
+      auto text = job_text(st) + " running too long: run "
+                  + (run.id.empty() ? "" : "[" + run.id + "] ") + "started "
+                  + rfc1123(run.started_ms) + " has run " + seconds_text(ran)
+                  + " (max_duration " + seconds_text(rec.max_duration_ms) + ")" + owner_text(st);
+      run.alerted = true;
+      rec.alerts += 1;
+      auto more = signal_intents(st, alert_kind::late, text, run_dedup_key(rec.job_id, run),
+                                 run.started_ms, wall);
+      intents.insert(intents.end(), more.begin(), more.end());
+    }
+  }
+  if (intents.empty())
+    return;
+  storage::write_batch batch;
+  record_batch(self, batch);
+  persist(self, std::move(batch), std::nullopt, std::move(intents));
+}
+
 /// Decides what is due now and when to look again. Idempotent: a stale or early
 /// wake-up only re-arms. Escalation is derived from stored state alone
 /// (late_since_ms, escalation_level, last_alert_ms), so it survives restarts.
@@ -226,6 +418,7 @@ void evaluate(reservation_pointer self) {
   if (!st.ctx->may_alert(to_ns(now)))
     return;
   bool snoozed = st.rec.snooze_until_ms != 0 && now < st.snooze_end;
+  evaluate_signals(self, now, snoozed);
   bool became_late = false;
   if (st.rec.late_since_ms == 0) {
     auto due = deadline(st);
@@ -287,6 +480,17 @@ reservation_actor::behavior_type reservation(reservation_pointer self, node_cont
       rec.escalation = std::move(req.escalation);
       if (req.tags_given)
         rec.tags = std::move(req.tags);
+      rec.schedule = std::move(req.schedule);
+      rec.tz = std::move(req.tz);
+      rec.grace_ms = req.grace_ms;
+      rec.max_duration_ms = req.max_duration_ms;
+      if (!rec.schedule.empty() && rec.frequency < 1) {
+        // A cron reservation's frequency is its typical gap (display, escalation).
+        rec.frequency = typical_gap_minutes(rec.schedule, rec.tz, st.ctx->wall_now())
+                          .value_or(24 * 60);
+        rec.unit = time_unit::minutes;
+      }
+      rebase_cron(self);
       storage::write_batch batch;
       record_batch(self, batch);
       batch.put_meta("next_job_id", std::to_string(st.ctx->next_job_id.load()));
@@ -310,19 +514,23 @@ reservation_actor::behavior_type reservation(reservation_pointer self, node_cont
         rec.late_since_ms = 0;
         rec.escalation_level = 0;
       }
+      succeed(self, req, wall, intents);  // runs, exit status, reported failures
+      auto seq = rec.history_seq() + 1;
+      rec.pings = seq;
       rec.last_checkin_ms = wall;
       rec.checkins += 1;
       st.ctx->checkins_total.fetch_add(1, std::memory_order_relaxed);
       st.base = self->clock().now();
+      rebase_cron(self);
       storage::write_batch batch;
       record_batch(self, batch);
-      checkin_entry entry{wall, std::move(req.notes), std::move(req.source)};
-      batch.put_checkin(st.key, rec.checkins, entry);
-      if (rec.checkins > st.ctx->history_limit)
-        batch.erase_checkin(st.key, rec.checkins - st.ctx->history_limit);
+      checkin_entry entry{wall, std::move(req.notes), std::move(req.source), {}};
+      batch.put_checkin(st.key, seq, entry);
+      if (seq > st.ctx->history_limit)
+        batch.erase_checkin(st.key, seq - st.ctx->history_limit);
       auto rp = self->make_response_promise<reservation_record>();
       persist(self, std::move(batch), rp, std::move(intents), false,
-              std::make_pair(rec.checkins, std::move(entry)));
+              std::make_pair(seq, std::move(entry)));
       evaluate(self);
       return rp;
     },
@@ -364,6 +572,54 @@ reservation_actor::behavior_type reservation(reservation_pointer self, node_cont
       persist(self, std::move(batch), rp, {}, true);
       return rp;
     },
+    [=](signal_atom, signal_request& req) -> caf::result<reservation_record> {
+      // Success arrives as a checkin (the coordinator converts it); here:
+      // start, fail (explicit or exit status 1-255) and log.
+      auto& st = self->state;
+      if (st.closing)
+        return make_error(errc::not_found, "reservation is being checked out");
+      if (req.kind == signal_kind::success)
+        return make_error(errc::invalid_argument, "a success signal is a checkin");
+      auto& rec = st.rec;
+      auto wall = st.ctx->wall_now();
+      auto now = self->clock().now();
+      std::vector<alert_intent> intents;
+      checkin_entry entry{wall, std::move(req.notes), std::move(req.source), "log"};
+      if (req.kind == signal_kind::start) {
+        entry.kind = "start";
+        // One anonymous run at a time (a new start restarts its timer, as
+        // Healthchecks does); a run id restarts only its own run.
+        if (auto i = find_run(st, req.run_id))
+          drop_run(st, *i);
+        if (rec.runs.size() >= max_open_runs)
+          drop_run(st, 0);
+        rec.runs.push_back(run_entry{req.run_id, wall, false});
+        st.run_starts.push_back(now);
+      } else if (req.kind == signal_kind::fail) {
+        entry.kind = req.exit_status > 0 ? "exit " + std::to_string(req.exit_status) : "fail";
+        finish_run(self, req.run_id, wall, intents);
+        rec.last_exit_status = req.exit_status;
+        if (rec.failed_since_ms == 0) {
+          rec.failed_since_ms = wall;
+          rec.fail_alerted_ms = 0;
+        }
+        bool snoozed = rec.snooze_until_ms != 0 && now < st.snooze_end;
+        // A failure already alerted is not alerted again until a success
+        // resolves it; one that cannot be alerted now is left to evaluate().
+        if (rec.fail_alerted_ms == 0 && !snoozed && st.ctx->may_alert(to_ns(now))) {
+          auto more = failure_intents(st, entry.notes, wall);
+          intents.insert(intents.end(), more.begin(), more.end());
+        }
+      }
+      storage::write_batch batch;
+      auto seq = add_history(st, batch, entry);
+      record_batch(self, batch);
+      auto rp = self->make_response_promise<reservation_record>();
+      persist(self, std::move(batch), rp, std::move(intents), false,
+              std::make_pair(seq, std::move(entry)));
+      evaluate(self);
+      return rp;
+    },
     [=](get_atom) -> caf::result<reservation_record> { return self->state.rec; },
     [=](wake_atom, std::int64_t due_ns) {
       auto& st = self->state;
@@ -376,7 +632,7 @@ reservation_actor::behavior_type reservation(reservation_pointer self, node_cont
       if (st.pending.empty() || st.pending.front().token != token)
         return;  // cannot happen: the committer completes in submission order
       auto done = std::move(st.pending.front());
-      st.pending.pop_front();
+      st.pending.erase(st.pending.begin());
       if (done.reply) {
         if (ok)
           done.reply->deliver(std::move(done.snapshot));

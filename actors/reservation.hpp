@@ -12,7 +12,6 @@
 
 #include <caf/all.hpp>
 
-#include <deque>
 #include <optional>
 #include <string>
 #include <vector>
@@ -30,6 +29,8 @@ using reservation_actor = caf::typed_actor<
   /// newer than the local state, persisted, never replicated again.
   caf::replies_to<apply_atom, repl_change>::with<reservation_record>,
   caf::reacts_to<wake_atom, std::int64_t>,
+  /// Run and ping signals (start, fail, exit status, log; success is a checkin).
+  caf::replies_to<signal_atom, signal_request>::with<reservation_record>,
   caf::reacts_to<persisted_atom, std::uint64_t, bool>>;
 
 struct reservation_state {
@@ -56,10 +57,17 @@ struct reservation_state {
   time_point snooze_end;
   /// Steady time of the next repeat alert (meaningful while late).
   time_point repeat_at;
+  /// Cron schedules: the steady deadline (next run + grace), converted from
+  /// wall time once per checkin, change or restore; nullopt = frequency-based.
+  std::optional<time_point> cron_due;
+  /// Steady start of each open run, parallel to rec.runs.
+  std::vector<time_point> run_starts;
   /// The earliest wake-up requested from the timer shard, if any.
   std::optional<time_point> armed;
   std::uint64_t next_token = 1;
-  std::deque<pending_write> pending;
+  /// Writes in flight, oldest first; usually none or one. A vector, not a
+  /// deque: libstdc++'s empty deque allocates ~600 bytes, per reservation.
+  std::vector<pending_write> pending;
   bool closing = false;  ///< checked out; answers nothing more
 
   static inline const char* name = "gotel.reservation";

@@ -1,10 +1,51 @@
 #include "actors/schedule.hpp"
 
+#include "actors/cron.hpp"
+
+#include <algorithm>
+
 namespace gotel {
 
-unix_ms deadline_ms(const reservation_record& rec, const schedule_policy& policy) {
+unix_ms next_expected_ms(const reservation_record& rec, const schedule_policy& policy) {
   auto base = rec.last_checkin_ms != 0 ? rec.last_checkin_ms : rec.created_ms + policy.bake_ms;
-  return base + rec.period_ms() + policy.grace_ms;
+  if (!rec.schedule.empty())
+    if (auto next = next_run(rec.schedule, rec.tz, base))
+      return *next;
+  // A stored schedule that no longer parses (or a zone tzdata dropped) falls
+  // back to the typical gap: a monitor prefers a rough deadline to none.
+  return base + rec.period_ms();
+}
+
+unix_ms deadline_ms(const reservation_record& rec, const schedule_policy& policy) {
+  return next_expected_ms(rec, policy) + rec.grace_ms + policy.grace_ms;
+}
+
+std::optional<std::int64_t> typical_gap_minutes(const std::string& schedule,
+                                                const std::string& tz, unix_ms from) {
+  auto first = next_run(schedule, tz, from);
+  if (!first)
+    return std::nullopt;
+  auto second = next_run(schedule, tz, *first);
+  if (!second)
+    return std::nullopt;
+  return std::max<std::int64_t>(1, (*second - *first) / 60'000);
+}
+
+std::optional<unix_ms> run_deadline_ms(const reservation_record& rec, const run_entry& run) {
+  if (rec.max_duration_ms <= 0)
+    return std::nullopt;
+  return run.started_ms + rec.max_duration_ms;
+}
+
+std::string fail_dedup_key(std::uint64_t job_id, unix_ms failed_since) {
+  return std::to_string(job_id) + "-fail-" + std::to_string(failed_since);
+}
+
+std::string run_dedup_key(std::uint64_t job_id, const run_entry& run) {
+  auto key = std::to_string(job_id) + "-run-" + std::to_string(run.started_ms);
+  if (!run.id.empty())
+    key += "-" + run.id;
+  return key;
 }
 
 bool is_late(const reservation_record& rec, unix_ms now, const schedule_policy& policy) {

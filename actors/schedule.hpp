@@ -5,6 +5,7 @@
 #include "storage/model.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace gotel {
@@ -17,11 +18,39 @@ struct schedule_policy {
 };
 
 /// The wall time by which the next checkin is expected: the last checkin (or the
-/// creation plus the bake, if none) plus one period plus the grace.
+/// creation plus the bake, if none) plus one period plus the grace. For a cron
+/// schedule: the next run after that base (actors/cron.hpp) plus the grace.
+/// "The grace" is the reservation's grace_ms plus the policy's.
 unix_ms deadline_ms(const reservation_record& rec, const schedule_policy& policy);
+
+/// When the next checkin is expected, without any grace: the deadline's
+/// base plus one period, or the next cron run. Shown in listings.
+unix_ms next_expected_ms(const reservation_record& rec, const schedule_policy& policy);
+
+/// A cron schedule's typical gap in whole minutes (>= 1): between its first two
+/// runs after `from`; nullopt when `schedule` or `tz` is invalid. Gives cron
+/// reservations a frequency for display and for escalation's "after N periods".
+std::optional<std::int64_t> typical_gap_minutes(const std::string& schedule,
+                                                const std::string& tz, unix_ms from);
+
+/// The wall time after which `run` is running too long (started + max_duration);
+/// nullopt when the reservation has no max_duration.
+std::optional<unix_ms> run_deadline_ms(const reservation_record& rec, const run_entry& run);
+
+/// Dedup key of a failure reported by a fail signal or exit status at `failed_since`.
+std::string fail_dedup_key(std::uint64_t job_id, unix_ms failed_since);
+
+/// Dedup key of a "running too long" alert about `run`.
+std::string run_dedup_key(std::uint64_t job_id, const run_entry& run);
 
 /// GoTel's rule: late when strictly more than the period has passed.
 bool is_late(const reservation_record& rec, unix_ms now, const schedule_policy& policy);
+
+/// Late, or a reported failure (fail signal, exit status 1-255) that no success
+/// has resolved yet: what listings show as failing_sla / FAILING.
+inline bool is_failing(const reservation_record& rec, unix_ms now, const schedule_policy& policy) {
+  return rec.late_since_ms != 0 || rec.failed_since_ms != 0 || is_late(rec, now, policy);
+}
 
 /// True while alerts are suppressed by a snooze.
 inline bool is_snoozed(const reservation_record& rec, unix_ms now) {

@@ -6,6 +6,7 @@
 #include "net/listing.hpp"
 #include "net/manage.hpp"
 #include "net/pages.hpp"
+#include "net/pings.hpp"
 #include "net/ui.hpp"
 #include "net/requests.hpp"
 
@@ -44,6 +45,41 @@ http::status status_for(errc code) {
 
 }  // namespace
 
+namespace {
+
+/// Schedules, runs and ping URLs (docs/pings.md): appended after the keys above.
+void append_signal_keys(ordered_json& j, const reservation_record& rec, unix_ms now,
+                        const schedule_policy& policy) {
+  j["uuid"] = rec.uuid;
+  j["schedule"] = rec.schedule;
+  j["tz"] = rec.schedule.empty() ? "" : (rec.tz.empty() ? "UTC" : rec.tz);
+  j["grace"] = rec.grace_ms / 1000;
+  j["max_duration"] = rec.max_duration_ms / 1000;
+  j["next_expected"] = next_expected_ms(rec, policy) / 1000;
+  j["running"] = rec.runs.size();
+  ordered_json runs = ordered_json::array();
+  for (auto& run : rec.runs) {
+    ordered_json x;
+    x["run_id"] = run.id;
+    x["started"] = run.started_ms / 1000;
+    x["seconds"] = static_cast<double>(std::max<unix_ms>(0, now - run.started_ms)) / 1000.0;
+    x["too_long"] = run.alerted;
+    runs.push_back(std::move(x));
+  }
+  j["runs"] = std::move(runs);
+  j["last_duration"] = static_cast<double>(rec.last_duration_ms) / 1000.0;
+  j["avg_duration"] =
+    rec.runs_finished == 0
+      ? 0.0
+      : static_cast<double>(rec.total_duration_ms) / static_cast<double>(rec.runs_finished)
+          / 1000.0;
+  j["runs_finished"] = rec.runs_finished;
+  j["failed"] = rec.failed_since_ms != 0;
+  j["last_exit_status"] = rec.last_exit_status;
+}
+
+}  // namespace
+
 http::status http_status_of(errc code) {
   return status_for(code);
 }
@@ -63,7 +99,7 @@ ordered_json listing_element(const reservation_record& rec, unix_ms now,
     j["last_checkin_str"] = rec.last_checkin_ms != 0 ? rfc1123(rec.last_checkin_ms) : "";
     j["time_since_last_checkin"] =
       rec.last_checkin_ms != 0 ? humanize_since(now - rec.last_checkin_ms) : "never";
-    j["failing_sla"] = rec.late_since_ms != 0 || is_late(rec, now, policy);
+    j["failing_sla"] = is_failing(rec, now, policy);
     j["number_of_checkins"] = rec.checkins;
     // Beyond the original's keys, appended so old parsers keep working.
     j["snoozed_until"] = is_snoozed(rec, now) ? rec.snooze_until_ms / 1000 : 0;
@@ -80,6 +116,7 @@ ordered_json listing_element(const reservation_record& rec, unix_ms now,
     }
     j["escalation"] = std::move(steps);
     j["tags"] = rec.tags;
+    append_signal_keys(j, rec, now, policy);
     return j;
 }
 
@@ -201,6 +238,36 @@ struct api::impl : std::enable_shared_from_this<api::impl> {
     if (handle_management(services, req, path, remote, respond))
       return;  // /api/v1/..., /openapi.json, /metrics (net/manage.cpp)
 
+    if (path.substr(0, 6) == "/ping/") {
+      // Healthchecks-compatible pings (net/pings.hpp): text answers, not JSON.
+      auto query = target.size() > path.size() ? target.substr(path.size() + 1) : "";
+      auto self = shared_from_this();
+      handle_ping(std::move(req), path, query, remote, limits.max_notes_bytes,
+                  [self](caf::message msg, reply_fn fn) {
+                    ask(self->bridge(), std::move(msg), std::move(fn));
+                  },
+                  std::move(respond));
+      return;
+    }
+    if ((path == "/start" || path == "/fail") && post) {
+      auto kind = path == "/start" ? signal_kind::start : signal_kind::fail;
+      call(
+        req, respond,
+        [&remote, kind](std::string_view body, const field_limits& lim) {
+          auto parsed = parse_signal(body, kind, lim);
+          if (auto* r = std::get_if<signal_request>(&parsed))
+            r->source = remote;
+          return parsed;
+        },
+        [](signal_request& r) { return caf::make_message(signal_atom::value, r); },
+        [](const signal_request& r, const reservation_record&) {
+          return message_body((r.kind == signal_kind::start ? "Run started: " : "Run failed: ")
+                                + r.app,
+                              true);
+        });
+      return;
+    }
+
     if (path == "/" && get) {
       respond(json(http::status::ok, message_body("A-OK!", true)));
     } else if (path == "/reservation" && post) {
@@ -278,6 +345,7 @@ struct api::impl : std::enable_shared_from_this<api::impl> {
         return res;
       });
     } else if (path == "/" || path == "/reservation" || path == "/checkin" || path == "/snooze"
+               || path == "/start" || path == "/fail"
                || path == "/checkout" || path == "/is-coordinator" || path == "/status"
                || path == "/badguests" || path == "/nodes") {
       respond(error(http::status::method_not_allowed,

@@ -1,5 +1,6 @@
 #include "net/requests.hpp"
 
+#include "actors/cron.hpp"
 #include "alerters/channel.hpp"
 
 #include <nlohmann/json.hpp>
@@ -312,6 +313,77 @@ std::optional<std::vector<std::string>> tag_list(const json& v, rejection& err) 
   return out;
 }
 
+// -- schedules, runs and signals (docs/pings.md) --------------------------------
+
+/// An optional whole number of seconds in [0, ten years], as milliseconds.
+std::optional<std::int64_t> seconds_field(const fields& f, const std::string& key,
+                                          rejection& err) {
+  auto i = f.find(key);
+  if (i == f.end() || i->second.is_null())
+    return 0;
+  auto value = integer(f, key, err);
+  if (!value)
+    return std::nullopt;
+  if (*value < 0) {
+    err = {400, key + " must be >= 0 (seconds)"};
+    return std::nullopt;
+  }
+  if (*value > max_period_ms / 1000) {
+    err = {400, key + " is too long (at most ten years)"};
+    return std::nullopt;
+  }
+  return *value * 1000;
+}
+
+/// "schedule", "tz", "grace", "max_duration" into `req`; false + `err` when invalid.
+bool schedule_fields(const fields& f, const field_limits& lim, reserve_request& req,
+                     rejection& err) {
+  auto schedule = text(f, "schedule", lim.max_field_bytes, err);
+  if (!schedule)
+    return false;
+  auto tz = text(f, "tz", lim.max_field_bytes, err);
+  if (!tz)
+    return false;
+  if (schedule->find_first_not_of(" \t") != std::string::npos) {
+    auto parsed = parse_cron(*schedule);
+    if (auto* e = std::get_if<cron_error>(&parsed)) {
+      err = {400, "invalid schedule: " + e->message};
+      return false;
+    }
+    if (auto why = time_zone_error(*tz)) {
+      err = {400, "invalid tz: " + *why};
+      return false;
+    }
+    req.schedule = std::move(*schedule);
+    req.tz = std::move(*tz);
+  } else if (!tz->empty()) {
+    err = {400, "tz is only used with a cron schedule"};
+    return false;
+  }
+  auto grace = seconds_field(f, "grace", err);
+  if (!grace)
+    return false;
+  auto max_duration = seconds_field(f, "max_duration", err);
+  if (!max_duration)
+    return false;
+  req.grace_ms = *grace;
+  req.max_duration_ms = *max_duration;
+  return true;
+}
+
+/// An optional "run_id" (or Healthchecks' "rid"); empty when absent.
+std::optional<std::string> run_id_field(const fields& f, rejection& err) {
+  auto key = f.count("run_id") ? "run_id" : "rid";
+  auto value = text(f, key, max_run_id_bytes, err);
+  if (!value)
+    return std::nullopt;
+  if (!is_run_id(*value)) {
+    err = {400, std::string{key} + " may only hold letters, digits and . _ -"};
+    return std::nullopt;
+  }
+  return value;
+}
+
 template <class T, class F>
 parse_result<T> with_object(std::string_view body, F&& f) {
   auto obj = object_of(body);
@@ -332,14 +404,21 @@ parse_result<reserve_request> parse_reserve(std::string_view body, const field_l
     auto component = name(f, "component", lim, err);
     if (!component)
       return err;
-    auto frequency = integer(f, "frequency", err);
-    if (!frequency)
+    // A cron schedule replaces frequency/time_units (docs/pings.md).
+    if (!schedule_fields(f, lim, req, err))
       return err;
-    auto u = unit(f, lim, err);
-    if (!u)
-      return err;
-    if (!period(*frequency, *u, "frequency", err))
-      return err;
+    std::optional<std::int64_t> frequency = 0;
+    std::optional<time_unit> u = time_unit::minutes;
+    if (req.schedule.empty()) {
+      frequency = integer(f, "frequency", err);
+      if (!frequency)
+        return err;
+      u = unit(f, lim, err);
+      if (!u)
+        return err;
+      if (!period(*frequency, *u, "frequency", err))
+        return err;
+    }
     auto owner = text(f, "owner", lim.max_field_bytes, err);
     if (!owner)
       return err;
@@ -391,7 +470,11 @@ parse_result<checkin_request> parse_checkin(std::string_view body, const field_l
     auto notes = text(f, "notes", lim.max_notes_bytes, err);
     if (!notes)
       return err;
-    return checkin_request{std::move(*app), std::move(*component), std::move(*notes), {}};
+    auto run_id = run_id_field(f, err);
+    if (!run_id)
+      return err;
+    return checkin_request{std::move(*app), std::move(*component), std::move(*notes), {},
+                           std::move(*run_id), -1};
   });
 }
 
@@ -429,6 +512,52 @@ parse_result<key_request> parse_key(std::string_view body, const field_limits& l
     if (!component)
       return err;
     return key_request{std::move(*app), std::move(*component)};
+  });
+}
+
+bool is_run_id(std::string_view text) {
+  if (text.size() > max_run_id_bytes)
+    return false;
+  for (unsigned char c : text)
+    if (!(std::isalnum(c) || c == '.' || c == '_' || c == '-'))
+      return false;
+  return true;
+}
+
+parse_result<signal_request> parse_signal(std::string_view body, signal_kind kind,
+                                          const field_limits& lim) {
+  return with_object<signal_request>(body, [&](const fields& f) -> parse_result<signal_request> {
+    rejection err;
+    signal_request req;
+    req.kind = kind;
+    auto app = name(f, "app", lim, err);
+    if (!app)
+      return err;
+    auto component = name(f, "component", lim, err);
+    if (!component)
+      return err;
+    auto notes = text(f, "notes", lim.max_notes_bytes, err);
+    if (!notes)
+      return err;
+    auto run_id = run_id_field(f, err);
+    if (!run_id)
+      return err;
+    if (kind == signal_kind::fail) {
+      if (auto x = f.find("exit_status"); x != f.end() && !x->second.is_null()) {
+        auto code = integer(f, "exit_status", err);
+        if (!code)
+          return err;
+        if (*code < 1 || *code > 255)
+          return rejection{400, "exit_status must be 1-255 for a failure (0 is a success: "
+                                "use /checkin)"};
+        req.exit_status = static_cast<std::int32_t>(*code);
+      }
+    }
+    req.app = std::move(*app);
+    req.component = std::move(*component);
+    req.notes = std::move(*notes);
+    req.run_id = std::move(*run_id);
+    return req;
   });
 }
 

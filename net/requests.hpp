@@ -31,6 +31,17 @@ parse_result<checkin_request> parse_checkin(std::string_view body, const field_l
 parse_result<snooze_request> parse_snooze(std::string_view body, const field_limits& lim);
 parse_result<key_request> parse_key(std::string_view body, const field_limits& lim);
 
+/// POST /start and POST /fail: app, component, optional notes and run_id (or
+/// rid); /fail also an optional exit_status 1-255. `kind` says which.
+parse_result<signal_request> parse_signal(std::string_view body, signal_kind kind,
+                                          const field_limits& lim);
+
+/// Longest run id; run ids hold [A-Za-z0-9._-] (so they embed in stored text).
+inline constexpr std::size_t max_run_id_bytes = 64;
+
+/// True for an acceptable run id (empty = anonymous is acceptable).
+bool is_run_id(std::string_view text);
+
 /// Longest accepted period or snooze: ten years, far from any overflow.
 inline constexpr std::int64_t max_period_ms = 10LL * 366 * 24 * 3600 * 1000;
 

@@ -219,6 +219,84 @@ std::optional<std::vector<escalation_step>> decode_escalation(std::string_view t
   return out;
 }
 
+// ---- schedules, runs and ping URLs (docs/pings.md) ---------------------------
+// Open runs are stored as "started_ms:alerted:id" joined by ';'. Run ids are
+// [A-Za-z0-9._-] (the API refuses anything else), so ':' and ';' never occur.
+
+std::string encode_runs(const std::vector<run_entry>& runs) {
+  std::string out;
+  for (const auto& run : runs) {
+    if (!out.empty()) out += ';';
+    out += std::to_string(run.started_ms) + (run.alerted ? ":1:" : ":0:") + run.id;
+  }
+  return out;
+}
+
+/// nullopt when `text` is not a list of "started:alerted:id" entries.
+std::optional<std::vector<run_entry>> decode_runs(std::string_view text) {
+  std::vector<run_entry> out;
+  while (!text.empty()) {
+    auto semi = text.find(';');
+    auto part = text.substr(0, semi);
+    auto c1 = part.find(':');
+    if (c1 == std::string_view::npos || part.size() < c1 + 3 || part[c1 + 2] != ':')
+      return std::nullopt;
+    run_entry run;
+    auto [end, ec] = std::from_chars(part.data(), part.data() + c1, run.started_ms);
+    if (ec != std::errc{} || end != part.data() + c1) return std::nullopt;
+    if (part[c1 + 1] != '0' && part[c1 + 1] != '1') return std::nullopt;
+    run.alerted = part[c1 + 1] == '1';
+    run.id = std::string{part.substr(c1 + 3)};
+    out.push_back(std::move(run));
+    if (semi == std::string_view::npos) break;
+    text.remove_prefix(semi + 1);
+  }
+  return out;
+}
+
+/// The fields added for schedules, runs and pings; written only when not default.
+void encode_signals(const reservation_record& r, json& o) {
+  if (!r.uuid.empty()) o["uu"] = r.uuid;
+  if (!r.schedule.empty()) o["sc"] = r.schedule;
+  if (!r.tz.empty()) o["tz"] = r.tz;
+  if (r.grace_ms != 0) o["gr"] = r.grace_ms;
+  if (r.max_duration_ms != 0) o["md"] = r.max_duration_ms;
+  if (!r.runs.empty()) o["rn"] = encode_runs(r.runs);
+  if (r.last_duration_ms != 0) o["ld"] = r.last_duration_ms;
+  if (r.total_duration_ms != 0) o["td"] = r.total_duration_ms;
+  if (r.runs_finished != 0) o["rf"] = r.runs_finished;
+  if (r.failed_since_ms != 0) o["fs"] = r.failed_since_ms;
+  if (r.fail_alerted_ms != 0) o["fa"] = r.fail_alerted_ms;
+  if (r.last_exit_status != -1) o["xs"] = r.last_exit_status;
+  if (r.pings != 0) o["pg"] = r.pings;
+}
+
+bool decode_signals(fields& f, reservation_record& r) {
+  f.text("uu", r.uuid);
+  f.text("sc", r.schedule);
+  f.text("tz", r.tz);
+  f.integer("gr", r.grace_ms);
+  f.integer("md", r.max_duration_ms);
+  std::string runs;
+  f.text("rn", runs);
+  f.integer("ld", r.last_duration_ms);
+  f.integer("td", r.total_duration_ms);
+  f.integer("rf", r.runs_finished);
+  f.integer("fs", r.failed_since_ms);
+  f.integer("fa", r.fail_alerted_ms);
+  f.integer("xs", r.last_exit_status);
+  f.integer("pg", r.pings);
+  if (!f.ok) return false;
+  // Negative slack or limits would make deadline arithmetic run backwards.
+  if (r.grace_ms < 0 || r.max_duration_ms < 0 || r.last_duration_ms < 0
+      || r.total_duration_ms < 0 || r.last_exit_status < -1 || r.last_exit_status > 255)
+    return false;
+  auto decoded = decode_runs(runs);
+  if (!decoded || decoded->size() > max_open_runs) return false;
+  r.runs = std::move(*decoded);
+  return true;
+}
+
 }  // namespace
 
 // Field names are short because they are stored once per value; FORMAT.md has
@@ -247,6 +325,7 @@ std::string encode(const reservation_record& r) {
   if (r.escalation_level != 0) o["el"] = r.escalation_level;
   if (r.revision != 0) o["rv"] = r.revision;
   if (!r.tags.empty()) o["tg"] = join_names(r.tags);
+  encode_signals(r, o);
   return finish(o);
 }
 
@@ -280,6 +359,7 @@ std::optional<reservation_record> decode_reservation(std::string_view bytes) {
   if (!f.ok) return std::nullopt;
   r.alerters = split_names(alerters);
   r.tags = split_names(tags);
+  if (!decode_signals(f, r)) return std::nullopt;
   auto steps = decode_escalation(escalation);
   if (!steps) return std::nullopt;
   r.escalation = std::move(*steps);
@@ -295,6 +375,7 @@ std::string encode(const checkin_entry& e) {
   o["t"] = e.at_ms;
   o["n"] = e.notes;
   o["s"] = e.source;
+  if (!e.kind.empty()) o["x"] = e.kind;
   return finish(o);
 }
 
@@ -306,6 +387,7 @@ std::optional<checkin_entry> decode_checkin(std::string_view bytes) {
   f.integer("t", e.at_ms, required);
   f.text("n", e.notes);
   f.text("s", e.source);
+  f.text("x", e.kind);
   if (!f.ok) return std::nullopt;
   return e;
 }

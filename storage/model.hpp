@@ -43,6 +43,15 @@ struct escalation_step {
   friend bool operator==(const escalation_step&, const escalation_step&) = default;
 };
 
+/// A run that sent a start signal and has not finished yet.
+struct run_entry {
+  std::string id;           ///< the client's run id (rid=); empty = anonymous
+  unix_ms started_ms = 0;
+  bool alerted = false;     ///< the "running too long" alert was made
+
+  friend bool operator==(const run_entry&, const run_entry&) = default;
+};
+
 /// A reservation as stored. Every field is persisted (storage/FORMAT.md).
 struct reservation_record {
   std::uint64_t job_id = 0;     ///< stable numeric id, assigned at creation
@@ -73,15 +82,47 @@ struct reservation_record {
   /// [a-z0-9_.:-], no duplicates, in the order posted.
   std::vector<std::string> tags;
 
+  // -- schedules, runs and ping URLs (docs/pings.md) --------------------------
+  /// Stable id for Healthchecks-style ping URLs (/ping/<uuid>), assigned at creation.
+  std::string uuid;
+  /// 5-field cron expression; empty = every `frequency` `unit`s. When set,
+  /// frequency x unit is only the typical gap between runs (display, escalation).
+  std::string schedule;
+  /// IANA time zone the schedule is read in; empty = UTC.
+  std::string tz;
+  /// Extra slack after each expected checkin, on top of alerts.grace_seconds.
+  std::int64_t grace_ms = 0;
+  /// A run started and not finished within this alerts ("running too long"); 0 = no limit.
+  std::int64_t max_duration_ms = 0;
+  /// Runs started and not yet finished, oldest first (at most max_open_runs).
+  std::vector<run_entry> runs;
+  std::int64_t last_duration_ms = 0;   ///< duration of the last finished run; 0 = none
+  std::int64_t total_duration_ms = 0;  ///< sum over finished runs (for the average)
+  std::uint64_t runs_finished = 0;     ///< runs with a measured duration
+  unix_ms failed_since_ms = 0;         ///< a fail signal not yet followed by a success; 0 = none
+  unix_ms fail_alerted_ms = 0;         ///< when that failure was alerted; 0 = not yet
+  std::int32_t last_exit_status = -1;  ///< exit status of the last finished run; -1 = unknown
+  /// History entries ever written (checkins, starts, failures, logs). Records
+  /// written before it existed numbered their history by `checkins`.
+  std::uint64_t pings = 0;
+
   /// The period in milliseconds (frequency x unit).
   std::int64_t period_ms() const { return frequency * unit_ms(unit); }
+  /// Seq of the newest history entry (`h/` key).
+  std::uint64_t history_seq() const { return pings > checkins ? pings : checkins; }
 };
+
+/// Most runs a reservation tracks at once; a start beyond it drops the oldest.
+inline constexpr std::size_t max_open_runs = 16;
 
 /// One checkin in a reservation's bounded history.
 struct checkin_entry {
   unix_ms at_ms = 0;
   std::string notes;
   std::string source;  ///< the client's address as seen by the node
+  /// The signal: empty = a checkin (success); "start", "fail", "exit <n>"
+  /// (n in 1-255), "log". Entries written before signals existed have none.
+  std::string kind;
 };
 
 /// What an alert intent is about.

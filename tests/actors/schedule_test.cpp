@@ -56,3 +56,57 @@ TEST(schedule, snooze_is_active_only_before_its_end) {
 
 }  // namespace
 }  // namespace gotel
+
+// -- cron schedules, grace and runs (actors/cron.hpp, docs/pings.md) -----------
+
+namespace gotel {
+namespace {
+
+TEST(schedule_cron, deadline_is_the_next_run_after_the_base_plus_both_graces) {
+  reservation_record r;
+  r.job_id = 9;
+  r.frequency = 15;
+  r.unit = time_unit::minutes;
+  r.schedule = "*/15 * * * *";
+  r.created_ms = 1'700'000'000'000;  // 22:13:20 UTC
+  r.grace_ms = 60'000;
+  schedule_policy p;
+  p.grace_ms = 1'000;
+  EXPECT_EQ(next_expected_ms(r, p), 1'700'000'100'000) << "22:15:00";
+  EXPECT_EQ(deadline_ms(r, p), 1'700'000'161'000);
+  EXPECT_FALSE(is_late(r, 1'700'000'161'000, p));
+  EXPECT_TRUE(is_late(r, 1'700'000'161'001, p));
+  r.last_checkin_ms = 1'700'000'100'000;  // exactly at 22:15 -> expects 22:30
+  EXPECT_EQ(next_expected_ms(r, p), 1'700'001'000'000);
+  r.tz = "Asia/Kolkata";  // UTC+05:30: quarter hours fall on the same instants
+  EXPECT_EQ(next_expected_ms(r, p), 1'700'001'000'000);
+  r.schedule = "0 * * * *";  // whole hours in Kolkata are :30 in UTC
+  EXPECT_EQ(next_expected_ms(r, p), 1'700'001'000'000);
+}
+
+TEST(schedule_cron, a_stored_schedule_that_no_longer_parses_falls_back_to_the_period) {
+  reservation_record r;
+  r.frequency = 1;
+  r.unit = time_unit::hours;
+  r.schedule = "not cron";
+  r.created_ms = 0;
+  EXPECT_EQ(deadline_ms(r, schedule_policy{}), 3'600'000);
+}
+
+TEST(schedule_cron, typical_gap_and_run_deadlines) {
+  EXPECT_EQ(typical_gap_minutes("*/15 * * * *", "", 0), 15);
+  EXPECT_EQ(typical_gap_minutes("0 3 * * *", "Europe/Berlin", 0), 24 * 60);
+  EXPECT_FALSE(typical_gap_minutes("bad", "", 0));
+  reservation_record r;
+  r.job_id = 4;
+  run_entry run{"r1", 1000, false};
+  EXPECT_FALSE(run_deadline_ms(r, run)) << "no max_duration, no limit";
+  r.max_duration_ms = 500;
+  EXPECT_EQ(run_deadline_ms(r, run), 1500);
+  EXPECT_EQ(run_dedup_key(4, run), "4-run-1000-r1");
+  EXPECT_EQ(run_dedup_key(4, run_entry{"", 1000, false}), "4-run-1000");
+  EXPECT_EQ(fail_dedup_key(4, 77), "4-fail-77");
+}
+
+}  // namespace
+}  // namespace gotel

@@ -1,0 +1,210 @@
+#include "net/pings.hpp"
+
+#include "actors/errors.hpp"
+#include "actors/ping_id.hpp"
+
+#include <cctype>
+#include <charconv>
+#include <vector>
+
+namespace gotel {
+
+namespace {
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+/// Percent-decodes `text` ('+' stays '+' in a path); nullopt on a broken escape.
+std::optional<std::string> percent_decode(std::string_view text, bool plus_is_space) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '%') {
+      int hi = i + 1 < text.size() ? hex_value(text[i + 1]) : -1;
+      int lo = i + 2 < text.size() ? hex_value(text[i + 2]) : -1;
+      if (hi < 0 || lo < 0)
+        return std::nullopt;
+      out.push_back(static_cast<char>(hi * 16 + lo));
+      i += 2;
+    } else if (c == '+' && plus_is_space) {
+      out.push_back(' ');
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+std::vector<std::string_view> split(std::string_view text, char sep) {
+  std::vector<std::string_view> out;
+  while (true) {
+    auto at = text.find(sep);
+    out.push_back(text.substr(0, at));
+    if (at == std::string_view::npos)
+      return out;
+    text.remove_prefix(at + 1);
+  }
+}
+
+bool is_number(std::string_view s) {
+  return !s.empty() && s.find_first_not_of("0123456789") == std::string_view::npos;
+}
+
+/// A last path segment that is a signal: start, fail, log or an exit status.
+bool is_verb(std::string_view s) {
+  return s == "start" || s == "fail" || s == "log" || is_number(s);
+}
+
+/// Applies verb `v` (is_verb) to `req`; false + `err` for an exit status > 255.
+bool apply_verb(std::string_view v, signal_request& req, rejection& err) {
+  if (v == "start") {
+    req.kind = signal_kind::start;
+  } else if (v == "fail") {
+    req.kind = signal_kind::fail;
+  } else if (v == "log") {
+    req.kind = signal_kind::log;
+  } else {
+    int code = 256;
+    if (v.size() <= 3)
+      std::from_chars(v.data(), v.data() + v.size(), code);
+    if (code > 255) {
+      err = {400, "invalid url format: exit status must be 0-255"};
+      return false;
+    }
+    req.exit_status = code;
+    req.kind = code == 0 ? signal_kind::success : signal_kind::fail;
+  }
+  return true;
+}
+
+http_response text_response(http::status status, std::string body, bool head) {
+  http_response res{status, 11};
+  res.set(http::field::content_type, "text/plain; charset=utf-8");
+  // Pings are signals: no cache or proxy may answer one for the server.
+  res.set(http::field::cache_control, "no-store");
+  if (!head)
+    res.body() = std::move(body);
+  res.prepare_payload();
+  return res;
+}
+
+}  // namespace
+
+parse_result<signal_request> parse_ping(std::string_view path, std::string_view query) {
+  signal_request req;
+  rejection err{400, "invalid url format"};
+  constexpr std::string_view prefix = "/ping/";
+  if (path.substr(0, prefix.size()) != prefix)
+    return err;
+  auto rest = path.substr(prefix.size());
+  if (!rest.empty() && rest.back() == '/')
+    rest.remove_suffix(1);
+  auto parts = split(rest, '/');
+  for (auto& p : parts)
+    if (p.empty())
+      return err;
+  // /ping/<uuid> and /ping/<uuid>/<verb>; anything else is the slug form.
+  bool by_uuid =
+    is_uuid(parts[0]) && (parts.size() == 1 || (parts.size() == 2 && is_verb(parts[1])));
+  if (by_uuid) {
+    req.uuid = lower_uuid(parts[0]);
+    if (parts.size() == 2 && !apply_verb(parts[1], req, err))
+      return err;
+  } else {
+    if (parts.size() < 2 || parts.size() > 3)
+      return err;
+    if (parts.size() == 3) {
+      if (!is_verb(parts[2]))
+        return rejection{400, "invalid url format: unknown signal \""
+                                + std::string{parts[2].substr(0, 32)}
+                                + "\" (use start, fail, log or an exit status)"};
+      if (!apply_verb(parts[2], req, err))
+        return err;
+    }
+    auto app = percent_decode(parts[0], false);
+    auto component = percent_decode(parts[1], false);
+    if (!app || !component)
+      return rejection{400, "invalid url format: broken percent-encoding"};
+    for (auto* s : {&*app, &*component})
+      for (unsigned char c : *s)
+        if (c < 0x20 || c == 0x7f)
+          return rejection{400, "invalid url format: control characters in a name"};
+    if (app->find_first_not_of(' ') == std::string::npos
+        || component->find_first_not_of(' ') == std::string::npos)
+      return err;
+    req.app = std::move(*app);
+    req.component = std::move(*component);
+  }
+  // Query: create=1 (slug form only, like Healthchecks) and rid=<run id>.
+  if (!query.empty()) {
+    for (auto pair : split(query, '&')) {
+      auto eq = pair.find('=');
+      auto key = pair.substr(0, eq);
+      auto value = percent_decode(eq == std::string_view::npos ? "" : pair.substr(eq + 1), true);
+      if (!value)
+        return rejection{400, "invalid url format: broken percent-encoding in the query"};
+      if (key == "create") {
+        req.create = *value == "1" || *value == "true";
+      } else if (key == "rid") {
+        if (value->empty() || !is_run_id(*value))
+          return rejection{400, "invalid rid: at most " + std::to_string(max_run_id_bytes)
+                                  + " letters, digits, '.', '_' or '-'"};
+        req.run_id = std::move(*value);
+      }
+    }
+  }
+  if (req.create && !req.uuid.empty())
+    req.create = false;  // a uuid names an existing reservation only
+  return req;
+}
+
+void handle_ping(http_request&& req, std::string_view path, std::string_view query,
+                 const std::string& remote, std::size_t max_log_bytes, const ask_fn& ask,
+                 responder respond) {
+  auto method = req.method();
+  bool head = method == http::verb::head;
+  if (method != http::verb::get && !head && method != http::verb::post) {
+    auto res = text_response(http::status::method_not_allowed,
+                             "method not allowed (use GET, HEAD or POST)", false);
+    res.set(http::field::allow, "GET, HEAD, POST");
+    respond(std::move(res));
+    return;
+  }
+  auto parsed = parse_ping(path, query);
+  if (auto* r = std::get_if<rejection>(&parsed)) {
+    respond(text_response(static_cast<http::status>(r->status), r->message, head));
+    return;
+  }
+  auto signal = std::move(std::get<signal_request>(parsed));
+  // Healthchecks keeps the first bytes of an oversized body rather than
+  // refusing the ping: the signal matters more than the log.
+  auto& body = req.body();
+  signal.notes = body.size() > max_log_bytes ? body.substr(0, max_log_bytes) : body;
+  signal.source = remote;
+  ask(caf::make_message(signal_atom::value, std::move(signal)),
+      [respond, head](caf::expected<reservation_record> res) {
+        if (res) {
+          respond(text_response(http::status::ok, "OK", head));
+          return;
+        }
+        switch (code_of(res.error())) {
+          case errc::not_found:
+            respond(text_response(http::status::not_found, "not found", head));
+            return;
+          case errc::invalid_argument:
+          case errc::conflict:
+            respond(text_response(http::status::bad_request, message_of(res.error()), head));
+            return;
+          default:
+            respond(text_response(http::status::service_unavailable,
+                                  "unavailable: " + message_of(res.error()), head));
+        }
+      });
+}
+
+}  // namespace gotel
