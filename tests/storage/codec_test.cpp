@@ -272,5 +272,72 @@ TEST(codec, random_bytes_and_mutations_never_crash) {
   SUCCEED();
 }
 
+TEST(codec, schedule_run_and_ping_fields_round_trip) {
+  auto r = sample_reservation();
+  r.uuid = "0b1c2d3e-4f50-4a6b-8c7d-8e9fa0b1c2d3";
+  r.schedule = "*/15 2-5 * * MON-FRI";
+  r.tz = "Europe/Berlin";
+  r.grace_ms = 300'000;
+  r.max_duration_ms = 7'200'000;
+  r.runs = {{"", 1000, false}, {"r-1.a_b", 2000, true}};
+  r.last_duration_ms = 1500;
+  r.total_duration_ms = 4500;
+  r.runs_finished = 3;
+  r.failed_since_ms = 9000;
+  r.fail_alerted_ms = 9001;
+  r.last_exit_status = 3;
+  r.pings = 77;
+  auto back = codec::decode_reservation(codec::encode(r));
+  ASSERT_TRUE(back);
+  expect_equal(*back, r);
+  EXPECT_EQ(back->uuid, r.uuid);
+  EXPECT_EQ(back->schedule, r.schedule);
+  EXPECT_EQ(back->tz, r.tz);
+  EXPECT_EQ(back->grace_ms, r.grace_ms);
+  EXPECT_EQ(back->max_duration_ms, r.max_duration_ms);
+  EXPECT_EQ(back->runs, r.runs);
+  EXPECT_EQ(back->last_duration_ms, 1500);
+  EXPECT_EQ(back->total_duration_ms, 4500);
+  EXPECT_EQ(back->runs_finished, 3u);
+  EXPECT_EQ(back->failed_since_ms, 9000);
+  EXPECT_EQ(back->fail_alerted_ms, 9001);
+  EXPECT_EQ(back->last_exit_status, 3);
+  EXPECT_EQ(back->pings, 77u);
+  // Values written before these fields existed decode with their defaults.
+  auto old = codec::decode_reservation(codec::encode(sample_reservation()));
+  ASSERT_TRUE(old);
+  EXPECT_TRUE(old->uuid.empty());
+  EXPECT_TRUE(old->schedule.empty());
+  EXPECT_TRUE(old->runs.empty());
+  EXPECT_EQ(old->last_exit_status, -1);
+  EXPECT_EQ(old->history_seq(), old->checkins);
+  checkin_entry e{5, "n", "s", "exit 3"};
+  auto eb = codec::decode_checkin(codec::encode(e));
+  ASSERT_TRUE(eb);
+  EXPECT_EQ(eb->kind, "exit 3");
+}
+
+TEST(codec, malformed_runs_and_negative_durations_refuse_the_value) {
+  auto base = json::object({{"id", 1}, {"a", "a"}, {"c", "c"}, {"f", 1}, {"u", 1}});
+  auto with = [&](const char* key, json value) {
+    auto o = base;
+    o[key] = std::move(value);
+    return codec::decode_reservation(raw_value(o));
+  };
+  EXPECT_TRUE(with("rn", "1000:0:;2000:1:r1"));
+  EXPECT_FALSE(with("rn", "1000"));
+  EXPECT_FALSE(with("rn", "1000:2:x"));
+  EXPECT_FALSE(with("rn", "x:0:y"));
+  EXPECT_FALSE(with("rn", "1000:0"));
+  std::string many;
+  for (std::size_t i = 0; i <= max_open_runs; ++i)
+    many += (many.empty() ? "" : ";") + std::to_string(i) + ":0:r" + std::to_string(i);
+  EXPECT_FALSE(with("rn", many)) << "more than max_open_runs";
+  EXPECT_FALSE(with("gr", -1));
+  EXPECT_FALSE(with("md", -5));
+  EXPECT_FALSE(with("xs", 256));
+  EXPECT_FALSE(with("uu", 5));
+}
+
 }  // namespace
 }  // namespace gotel
