@@ -9,6 +9,7 @@
 #include <openssl/hmac.h>
 #include <spdlog/spdlog.h>
 
+#include <functional>
 #include <memory>
 #include <random>
 #include <unordered_map>
@@ -34,6 +35,7 @@ namespace {
 using namespace std::chrono;
 using time_point = caf::actor_clock::time_point;
 using tick_atom = caf::atom_constant<caf::atom("ctick")>;
+using recheck_atom = caf::atom_constant<caf::atom("recheck")>;
 
 /// Reservations per catch-up page: small enough that heartbeats sharing the
 /// connection are not delayed (BUILD-NOTES.md), large enough to move 1M quickly.
@@ -41,6 +43,8 @@ constexpr std::size_t sync_page_size = 1000;
 /// How often each node checks in its own gotel/<node> reservation.
 constexpr auto self_checkin_interval = seconds{60};
 constexpr std::int64_t self_row_minutes = 5;
+/// How long a change waits for a peer's confirmation. After it, a peer that is
+/// still considered live has failed the write; one declared dead is excused.
 
 struct peer {
   node_address addr;
@@ -75,6 +79,9 @@ struct cluster_state {
   time_point next_self_checkin{};
   bool self_reserved = false;
   std::uint64_t rejected = 0;
+  /// Replications waiting for the failure detector's verdict on a peer.
+  std::unordered_map<std::uint64_t, std::function<void()>> rechecks;
+  std::uint64_t next_recheck = 0;
   std::mt19937_64 rng{std::random_device{}()};
   static inline const char* name = "gotel.cluster";
 };
@@ -450,6 +457,14 @@ caf::behavior cluster_actor(cluster_pointer self, node_context* ctx, coordinator
   self->send(self, tick_atom::value);
   return {
     [=](tick_atom) { tick(self); },
+    [=](recheck_atom, std::uint64_t token) {
+      auto i = self->state.rechecks.find(token);
+      if (i == self->state.rechecks.end())
+        return;
+      auto fn = std::move(i->second);
+      self->state.rechecks.erase(i);
+      fn();
+    },
     // -- handshake (the only messages accepted from strangers) ---------------
     [=](hello_atom, std::string& id) -> std::string {
       static constexpr char hex[] = "0123456789abcdef";
@@ -584,31 +599,48 @@ caf::behavior cluster_actor(cluster_pointer self, node_context* ctx, coordinator
     },
     // -- local ----------------------------------------------------------------
     [=](replicate_atom, repl_change& ch) -> caf::result<bool> {
+      // Answers true once every peer that was live when the change was sent has
+      // confirmed it, or has since been declared dead (it catches up when it
+      // returns); false when a peer that is still considered live did not
+      // confirm in time. Only true lets the write be acknowledged, so a
+      // coordinator elected after a crash has every acknowledged change.
       auto& st = self->state;
-      std::vector<caf::actor> targets;
+      std::vector<std::pair<std::string, caf::actor>> targets;
       for (auto& p : st.peers)
         if (p.out && p.alive)
-          targets.push_back(p.out);
+          targets.emplace_back(p.addr.id, p.out);
       if (targets.empty())
-        return false;  // no live peer: durable here only (degraded, docs/cluster.md)
+        return true;  // no live peer: durable here only (degraded, docs/cluster.md)
       auto rp = self->make_response_promise<bool>();
       struct progress {
         std::size_t pending;
-        bool done = false;  ///< at least one peer confirmed
+        bool all_confirmed = true;
       };
-      // Acknowledged once every live peer has answered (or timed out): then a
-      // coordinator elected after a crash has every acknowledged change.
       auto prog = std::make_shared<progress>(progress{targets.size()});
       auto answered = [=](bool ok) mutable {
-        prog->done = prog->done || ok;
+        prog->all_confirmed = prog->all_confirmed && ok;
         if (--prog->pending == 0)
-          rp.deliver(prog->done);
+          rp.deliver(prog->all_confirmed);
       };
-      for (auto& t : targets)
-        self->request(t, st.opts.failure_timeout, replicate_atom::value, st.opts.self_id, st.epoch,
+      for (auto& [id, hdl] : targets)
+        self->request(hdl, st.opts.failure_timeout + 2 * st.opts.heartbeat, replicate_atom::value, st.opts.self_id, st.epoch,
                       ch)
           .then([=](bool ok) mutable { answered(ok); },
-                [=](caf::error&) mutable { answered(false); });
+                [=, id = id](caf::error&) mutable {
+                  auto q = find_peer(self->state, id);
+                  if (!q || !q->alive)
+                    return answered(true);  // a peer declared dead is excused
+                  // It failed while still considered live (e.g. it was just
+                  // stopped): let the failure detector decide, then answer.
+                  auto& st = self->state;
+                  auto token = ++st.next_recheck;
+                  st.rechecks.emplace(token, [=]() mutable {
+                    auto again = find_peer(self->state, id);
+                    answered(!again || !again->alive);
+                  });
+                  self->delayed_send(self, st.opts.failure_timeout + 2 * st.opts.heartbeat,
+                                     recheck_atom::value, token);
+                });
       return rp;
     },
     [=](forward_atom, caf::message& msg) -> caf::result<reservation_record> {

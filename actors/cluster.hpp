@@ -9,7 +9,7 @@
 /// The protocol, its states and the failure matrix: docs/cluster.md.
 ///
 /// Messages (dynamically typed; remote ones only from authenticated peers):
-///   local:  (replicate_atom, repl_change) -> bool        once every live peer answered
+///   local:  (replicate_atom, repl_change) -> bool        true once every live peer confirmed
 ///           (forward_atom, message)       -> reservation_record | error(no_coordinator)
 ///   remote: (hello_atom, id) -> nonce;  (auth_atom, id, hmac) -> bool
 ///           (heartbeat_atom, id, epoch, claims_coordinator)

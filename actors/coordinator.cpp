@@ -203,7 +203,8 @@ coordinator_actor::behavior_type coordinator(coordinator_pointer self, node_cont
         if (i == st.registry.end())
           return ch.rec;  // never had it: nothing to remove
         auto rp = self->make_response_promise<reservation_record>();
-        remove_entry(self, ch.key, caf::make_message(apply_atom::value, std::move(ch)), rp);
+        auto key = ch.key;  // not ch.key itself: ch is moved in the same call
+        remove_entry(self, key, caf::make_message(apply_atom::value, std::move(ch)), rp);
         return rp;
       }
       if (i == st.registry.end()) {

@@ -633,32 +633,30 @@ reservation_actor::behavior_type reservation(reservation_pointer self, node_cont
         return;  // cannot happen: the committer completes in submission order
       auto done = std::move(st.pending.front());
       st.pending.erase(st.pending.begin());
-      if (done.reply) {
-        if (ok)
-          done.reply->deliver(std::move(done.snapshot));
-        else
-          done.reply->deliver(
-            make_error(errc::storage_failure, "the change could not be written to disk"));
-      }
       // Even when the outbox write failed, try to deliver: a monitor prefers
       // a duplicate to silence.
       if (!done.intents.empty() && st.ctx->dispatcher)
         caf::anon_send(st.ctx->dispatcher, dispatch_atom::value, std::move(done.intents));
       if (ok && done.change && st.ctx->cluster) {
-        // Acknowledged once a peer has it too (docs/cluster.md); the cluster
-        // actor always answers, degraded to local-only when no peer can.
+        // Acknowledged only once every live peer has it too (docs/cluster.md);
+        // the cluster actor always answers, local-only when no peer is live.
         auto quit_after = done.quit_after;
-        auto finish = [=](std::optional<caf::typed_response_promise<reservation_record>> rp,
-                          reservation_record snapshot) mutable {
-          if (rp)
-            rp->deliver(std::move(snapshot));
+        auto finish = [=](bool confirmed) mutable {
+          if (done.reply) {
+            if (confirmed)
+              done.reply->deliver(done.snapshot);
+            else
+              done.reply->deliver(make_error(
+                errc::unavailable, "the change is durable on this node but a live peer did "
+                                   "not confirm it in time; retry"));
+          }
           if (quit_after)
             self->quit();
         };
-        self->request(st.ctx->cluster, std::chrono::seconds{30}, replicate_atom::value,
+        self->request(st.ctx->cluster, caf::infinite, replicate_atom::value,
                       std::move(*done.change))
-          .then([=](bool) mutable { finish(done.reply, done.snapshot); },
-                [=](caf::error&) mutable { finish(done.reply, done.snapshot); });
+          .then([=](bool confirmed) mutable { finish(confirmed); },
+                [=](caf::error&) mutable { finish(false); });
         return;
       }
       if (done.reply) {

@@ -250,15 +250,20 @@ class CatchUp(ClusterTestCase):
         self.assertEqual(nodes[2].stop(), 0)
         nodes[1].reserve("new", "job", 1, "hours")
         for _ in range(3):
-            self.assertEqual(nodes[1].checkin("old", "job").status, 200)
-        self.assertEqual(nodes[0].post("/checkout", {"app": "gone", "component": "job"}).status,
-                         200)
+            r = nodes[1].checkin("old", "job")
+            self.assertEqual(r.status, 200, r.text)
+        r = nodes[0].post("/checkout", {"app": "gone", "component": "job"})
+        self.assertEqual(r.status, 200, r.text)
+        # Regression: a replicated checkout crashed the worker's coordinator
+        # actor (the key was read from a moved-from change).
+        self.assertIsNone(nodes[1].job("gone", "job"), "the checkout reached the live worker")
+        self.assertEqual(nodes[1].checkin("old", "job").status, 200)
         self.assertEqual(nodes[0].post("/snooze", {"app": "new", "component": "job",
                                                    "duration": 1, "time_units": "hours"}).status,
                          200)
         nodes[2].start()
         want = self.user_jobs_on(nodes[0])
-        self.assertEqual(want, [("new", "job", 0), ("old", "job", 3)])
+        self.assertEqual(want, [("new", "job", 0), ("old", "job", 4)])
         self.assertTrue(wait_until(lambda: self.user_jobs_on(nodes[2]) == want, 10),
                         self.user_jobs_on(nodes[2]))
         self.assertGreater(nodes[2].job("new", "job")["snoozed_until"], 0)
