@@ -43,7 +43,7 @@ http_response error(http::status status, const std::string& message) {
 std::string status_of(const reservation_record& rec, unix_ms now, const schedule_policy& p) {
   if (is_snoozed(rec, now))
     return "paused";
-  if (rec.late_since_ms != 0 || is_late(rec, now, p))
+  if (is_failing(rec, now, p))  // late, or a reported failure not yet resolved
     return "late";
   return "ok";
 }

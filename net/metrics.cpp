@@ -82,7 +82,7 @@ std::string metrics_text(const std::vector<reservation_record>& recs, unix_ms no
       sample(out, name, labels[i], value_of(recs[i]));
   };
   auto late = [&](const reservation_record& r) {
-    return r.late_since_ms != 0 || is_late(r, now, policy);
+    return is_failing(r, now, policy);  // late, or a failure not yet resolved
   };
   per_reservation("gotel_reservation_up", "gauge",
                   "1 while the reservation checks in on time, 0 while it is late (paused or not).",

@@ -47,7 +47,7 @@ std::string status_rows(const std::vector<reservation_record>& recs, unix_ms now
                         const schedule_policy& policy) {
   std::string out;
   for (auto& rec : recs) {
-    bool late = rec.late_since_ms != 0 || is_late(rec, now, policy);
+    bool late = is_failing(rec, now, policy);
     auto status = is_snoozed(rec, now) ? "SNOOZED" : late ? "FAILING" : "OK";
     out += "<tr class=\"" + std::string{status} + "\">";
     out += cell(std::to_string(rec.job_id)) + cell(rec.app) + cell(rec.component)
