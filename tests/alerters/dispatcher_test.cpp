@@ -7,6 +7,7 @@
 #include "storage/group_commit.hpp"
 #include "storage/store.hpp"
 #include "tests/caf_fixture.hpp"
+#include "tests/temp_store.hpp"
 
 #include <gtest/gtest.h>
 
@@ -58,46 +59,9 @@ class scripted_channel final : public alert_channel {
   std::vector<alert_intent> seen_;
 };
 
-/// A temporary RocksDB directory, removed at the end.
-struct temp_store {
-  temp_store() {
-    char tmpl[] = "/tmp/gotel-dispatcher-XXXXXX";
-    dir = ::mkdtemp(tmpl);
-    open();
-  }
-  ~temp_store() {
-    committer.reset();
-    db.reset();
-    std::filesystem::remove_all(dir);
-  }
-  void open() {
-    storage::status st;
-    db = storage::store::open(storage::options{dir, true, 8}, st);
-    if (!db)
-      throw std::runtime_error("open failed: " + st.message);
-    committer = std::make_unique<storage::group_committer>(*db, true, /*inline_mode=*/true);
-  }
-  /// Closes and reopens the database, as a restarted process would.
-  void reopen() {
-    committer.reset();
-    db.reset();
-    open();
-  }
-  std::vector<alert_intent> outbox() const {
-    std::vector<alert_intent> out;
-    auto st = db->for_each_intent([&out](alert_intent&& in) {
-      out.push_back(std::move(in));
-      return true;
-    });
-    EXPECT_TRUE(st.ok()) << st.message;
-    return out;
-  }
-  std::vector<alert_log_entry> log() const {
-    storage::status st;
-    auto out = db->alert_log(100, st);
-    EXPECT_TRUE(st.ok()) << st.message;
-    return out;
-  }
+/// The shared temporary store (tests/temp_store.hpp), plus a direct outbox write.
+struct temp_store : test::temp_store {
+  temp_store() : test::temp_store("gotel-dispatcher") {}
   /// Writes `in` to the outbox, as the reservation actor does before dispatching.
   void enqueue(const alert_intent& in) {
     storage::write_batch b;
@@ -105,10 +69,6 @@ struct temp_store {
     auto st = db->write(b, true);
     ASSERT_TRUE(st.ok()) << st.message;
   }
-
-  std::string dir;
-  std::unique_ptr<storage::store> db;
-  std::unique_ptr<storage::group_committer> committer;
 };
 
 class dispatcher_test : public ::testing::Test, public test::caf_fixture {
