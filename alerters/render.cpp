@@ -74,6 +74,10 @@ std::int64_t saturating_sub(std::int64_t a, std::int64_t b) {
 
 }  // namespace
 
+std::string humanize_between(unix_ms now, unix_ms then) {
+  return humanize_since(saturating_sub(now, then));
+}
+
 std::string humanize_since(std::int64_t delta_ms) {
   // A `then` slightly in the future (clock skew between nodes) reads as "now".
   if (delta_ms < 0)
@@ -123,7 +127,7 @@ std::string render_alert(std::string_view tmpl, const alert_fields& fields) {
       out += fields.last_ms == 0 ? std::string{"never"} : rfc1123(fields.last_ms);
     else if (name == "since")
       out += fields.last_ms == 0 ? std::string{"never"}
-                                 : humanize_since(saturating_sub(fields.now_ms, fields.last_ms));
+                                 : humanize_between(fields.now_ms, fields.last_ms);
     else if (name == "checkins")
       out += std::to_string(fields.checkins);
     else if (name == "srv")

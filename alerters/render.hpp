@@ -17,6 +17,10 @@ inline constexpr std::string_view default_alert_template =
 /// "5 minutes ago", ..., "a long while ago". `delta_ms` = now - then (>= 0).
 std::string humanize_since(std::int64_t delta_ms);
 
+/// humanize_since(now - then), with the difference clamped: stored times are
+/// untrusted and may be extreme. Every caller with two timestamps uses this.
+std::string humanize_between(unix_ms now, unix_ms then);
+
 /// RFC 1123 in UTC as Go prints it: "Mon, 02 Jan 2006 15:04:05 UTC".
 std::string rfc1123(unix_ms t);
 

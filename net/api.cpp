@@ -98,7 +98,7 @@ ordered_json listing_element(const reservation_record& rec, unix_ms now,
     j["last_checkin"] = rec.last_checkin_ms / 1000;
     j["last_checkin_str"] = rec.last_checkin_ms != 0 ? rfc1123(rec.last_checkin_ms) : "";
     j["time_since_last_checkin"] =
-      rec.last_checkin_ms != 0 ? humanize_since(now - rec.last_checkin_ms) : "never";
+      rec.last_checkin_ms != 0 ? humanize_between(now, rec.last_checkin_ms) : "never";
     j["failing_sla"] = is_failing(rec, now, policy);
     j["number_of_checkins"] = rec.checkins;
     // Beyond the original's keys, appended so old parsers keep working.

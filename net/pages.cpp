@@ -53,7 +53,7 @@ std::string status_rows(const std::vector<reservation_record>& recs, unix_ms now
     out += cell(std::to_string(rec.job_id)) + cell(rec.app) + cell(rec.component)
            + cell(rec.owner) + cell(std::to_string(rec.frequency)) + cell(to_string(rec.unit))
            + cell(rec.last_checkin_ms ? rfc1123(rec.last_checkin_ms) : "never")
-           + cell(rec.last_checkin_ms ? humanize_since(now - rec.last_checkin_ms) : "never")
+           + cell(rec.last_checkin_ms ? humanize_between(now, rec.last_checkin_ms) : "never")
            + cell(std::to_string(rec.checkins)) + cell(status);
     out += "</tr>\n";
   }

@@ -200,3 +200,18 @@ TEST(render_alert, since_with_extreme_times_does_not_overflow) {
 
 }  // namespace
 }  // namespace gotel
+
+namespace gotel {
+namespace {
+
+// Regression: listings and /status computed now - last_checkin without the clamp
+// that {since} has (the fuzzer found the overflow there); both now share it.
+TEST(humanize_between, extreme_stored_times_do_not_overflow) {
+  EXPECT_EQ(humanize_between(1'700'000'000'000, std::numeric_limits<std::int64_t>::min()),
+            "a long while ago");
+  EXPECT_EQ(humanize_between(1'700'000'000'000, 1'700'000'000'000 - 5 * 60'000),
+            "5 minutes ago");
+}
+
+}  // namespace
+}  // namespace gotel
