@@ -155,11 +155,10 @@ std::string valid_alerters_text() {
   return out;
 }
 
-/// A list of alerter names: a JSON array of strings or one comma-separated
-/// string (like notify). Names are matched case-insensitively, duplicates
-/// dropped; an unknown name is refused with the list of valid ones.
-std::optional<std::vector<std::string>> alerter_list(const json& v, const std::string& key,
-                                                     rejection& err) {
+/// A list field given as a JSON array of strings or one comma-separated string
+/// (as notify is); `wrong` is the message when it is neither.
+std::optional<std::vector<std::string>> string_list(const json& v, const std::string& wrong,
+                                                    rejection& err) {
   std::vector<std::string> raw;
   if (v.is_string()) {
     auto text = v.get<std::string>();
@@ -169,18 +168,31 @@ std::optional<std::vector<std::string>> alerter_list(const json& v, const std::s
       raw.push_back(text.substr(pos, comma - pos));
       pos = comma + 1;
     }
-  } else if (v.is_array()) {
+    return raw;
+  }
+  if (v.is_array()) {
     for (auto& x : v) {
       if (!x.is_string()) {
-        err = {400, key + " must be a list of alerter names (strings)"};
+        err = {400, wrong};
         return std::nullopt;
       }
       raw.push_back(x.get<std::string>());
     }
-  } else {
-    err = {400, key + " must be a list of alerter names"};
-    return std::nullopt;
+    return raw;
   }
+  err = {400, wrong};
+  return std::nullopt;
+}
+
+/// A list of alerter names: a JSON array of strings or one comma-separated
+/// string (like notify). Names are matched case-insensitively, duplicates
+/// dropped; an unknown name is refused with the list of valid ones.
+std::optional<std::vector<std::string>> alerter_list(const json& v, const std::string& key,
+                                                     rejection& err) {
+  auto list = string_list(v, key + " must be a list of alerter names (strings)", err);
+  if (!list)
+    return std::nullopt;
+  auto& raw = *list;
   std::vector<std::string> out;
   for (auto& r : raw) {
     auto name = lower_trimmed(r);
@@ -267,27 +279,10 @@ constexpr std::size_t max_tag_bytes = 64;
 /// "tags": a JSON array of strings or one comma-separated string. Tags are
 /// lower-cased and trimmed, may hold [a-z0-9_.:-], duplicates are dropped.
 std::optional<std::vector<std::string>> tag_list(const json& v, rejection& err) {
-  std::vector<std::string> raw;
-  if (v.is_string()) {
-    auto text = v.get<std::string>();
-    std::size_t pos = 0;
-    while (pos <= text.size()) {
-      auto comma = std::min(text.find(',', pos), text.size());
-      raw.push_back(text.substr(pos, comma - pos));
-      pos = comma + 1;
-    }
-  } else if (v.is_array()) {
-    for (auto& x : v) {
-      if (!x.is_string()) {
-        err = {400, "tags must be a list of strings"};
-        return std::nullopt;
-      }
-      raw.push_back(x.get<std::string>());
-    }
-  } else {
-    err = {400, "tags must be a list of strings"};
+  auto list = string_list(v, "tags must be a list of strings", err);
+  if (!list)
     return std::nullopt;
-  }
+  auto& raw = *list;
   std::vector<std::string> out;
   for (auto& r : raw) {
     auto tag = lower_trimmed(r);
