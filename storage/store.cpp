@@ -140,6 +140,33 @@ status scan(rocksdb::DB& db, std::string_view prefix, bool newest_first, Visit&&
   return convert(it->status());
 }
 
+/// The newest `limit` decodable values under `prefix`, newest first; undecodable
+/// ones are skipped and reported as corruption after the good ones.
+template <class T, class Decode>
+std::vector<T> newest(rocksdb::DB& db, std::string_view prefix, std::size_t limit, Decode decode,
+                      const char* what, status& st) {
+  std::vector<T> out;
+  if (limit == 0) {
+    st = status::success();
+    return out;
+  }
+  std::size_t bad = 0;
+  st = scan(
+      db, prefix, true,
+      [&](std::string_view, std::string_view value, bool& decoded) {
+        auto e = decode(value);
+        if (!e) {
+          decoded = false;
+          return true;
+        }
+        out.push_back(std::move(*e));
+        return out.size() < limit;
+      },
+      bad);
+  if (st.ok() && bad > 0) st = corrupt_value(what, bad);
+  return out;
+}
+
 /// Replays every operation of a batch into another batch.
 class batch_copier final : public rocksdb::WriteBatch::Handler {
  public:
@@ -310,26 +337,8 @@ std::optional<reservation_record> store::get_reservation(const std::string& key,
 
 std::vector<checkin_entry> store::checkins(const std::string& key, std::size_t limit,
                                            status& st) const {
-  std::vector<checkin_entry> out;
-  if (limit == 0) {
-    st = status::success();
-    return out;
-  }
-  std::size_t bad = 0;
-  st = scan(
-      *db_, history_prefix(key), true,
-      [&](std::string_view, std::string_view value, bool& decoded) {
-        auto e = codec::decode_checkin(value);
-        if (!e) {
-          decoded = false;
-          return true;
-        }
-        out.push_back(std::move(*e));
-        return out.size() < limit;
-      },
-      bad);
-  if (st.ok() && bad > 0) st = corrupt_value("checkin", bad);
-  return out;
+  return newest<checkin_entry>(*db_, history_prefix(key), limit, codec::decode_checkin, "checkin",
+                               st);
 }
 
 status store::for_each_intent(const std::function<bool(alert_intent&&)>& fn) const {
@@ -350,26 +359,8 @@ status store::for_each_intent(const std::function<bool(alert_intent&&)>& fn) con
 }
 
 std::vector<alert_log_entry> store::alert_log(std::size_t limit, status& st) const {
-  std::vector<alert_log_entry> out;
-  if (limit == 0) {
-    st = status::success();
-    return out;
-  }
-  std::size_t bad = 0;
-  st = scan(
-      *db_, alert_log_ns, true,
-      [&](std::string_view, std::string_view value, bool& decoded) {
-        auto e = codec::decode_alert_log(value);
-        if (!e) {
-          decoded = false;
-          return true;
-        }
-        out.push_back(std::move(*e));
-        return out.size() < limit;
-      },
-      bad);
-  if (st.ok() && bad > 0) st = corrupt_value("alert log", bad);
-  return out;
+  return newest<alert_log_entry>(*db_, alert_log_ns, limit, codec::decode_alert_log, "alert log",
+                                 st);
 }
 
 std::uint64_t store::last_alert_log_seq() const {
