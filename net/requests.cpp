@@ -379,6 +379,29 @@ std::optional<std::string> run_id_field(const fields& f, rejection& err) {
   return value;
 }
 
+/// What every run signal carries: app, component, notes and an optional run id.
+struct signal_fields {
+  std::string app, component, notes, run_id;
+};
+
+std::optional<signal_fields> signal_fields_of(const fields& f, const field_limits& lim,
+                                              rejection& err) {
+  auto app = name(f, "app", lim, err);
+  if (!app)
+    return std::nullopt;
+  auto component = name(f, "component", lim, err);
+  if (!component)
+    return std::nullopt;
+  auto notes = text(f, "notes", lim.max_notes_bytes, err);
+  if (!notes)
+    return std::nullopt;
+  auto run_id = run_id_field(f, err);
+  if (!run_id)
+    return std::nullopt;
+  return signal_fields{std::move(*app), std::move(*component), std::move(*notes),
+                       std::move(*run_id)};
+}
+
 template <class T, class F>
 parse_result<T> with_object(std::string_view body, F&& f) {
   auto obj = object_of(body);
@@ -456,20 +479,11 @@ parse_result<reserve_request> parse_reserve(std::string_view body, const field_l
 parse_result<checkin_request> parse_checkin(std::string_view body, const field_limits& lim) {
   return with_object<checkin_request>(body, [&](const fields& f) -> parse_result<checkin_request> {
     rejection err;
-    auto app = name(f, "app", lim, err);
-    if (!app)
+    auto sig = signal_fields_of(f, lim, err);
+    if (!sig)
       return err;
-    auto component = name(f, "component", lim, err);
-    if (!component)
-      return err;
-    auto notes = text(f, "notes", lim.max_notes_bytes, err);
-    if (!notes)
-      return err;
-    auto run_id = run_id_field(f, err);
-    if (!run_id)
-      return err;
-    return checkin_request{std::move(*app), std::move(*component), std::move(*notes), {},
-                           std::move(*run_id), -1};
+    return checkin_request{std::move(sig->app), std::move(sig->component), std::move(sig->notes),
+                           {}, std::move(sig->run_id), -1};
   });
 }
 
@@ -525,17 +539,8 @@ parse_result<signal_request> parse_signal(std::string_view body, signal_kind kin
     rejection err;
     signal_request req;
     req.kind = kind;
-    auto app = name(f, "app", lim, err);
-    if (!app)
-      return err;
-    auto component = name(f, "component", lim, err);
-    if (!component)
-      return err;
-    auto notes = text(f, "notes", lim.max_notes_bytes, err);
-    if (!notes)
-      return err;
-    auto run_id = run_id_field(f, err);
-    if (!run_id)
+    auto sig = signal_fields_of(f, lim, err);
+    if (!sig)
       return err;
     if (kind == signal_kind::fail) {
       if (auto x = f.find("exit_status"); x != f.end() && !x->second.is_null()) {
@@ -548,10 +553,10 @@ parse_result<signal_request> parse_signal(std::string_view body, signal_kind kin
         req.exit_status = static_cast<std::int32_t>(*code);
       }
     }
-    req.app = std::move(*app);
-    req.component = std::move(*component);
-    req.notes = std::move(*notes);
-    req.run_id = std::move(*run_id);
+    req.app = std::move(sig->app);
+    req.component = std::move(sig->component);
+    req.notes = std::move(sig->notes);
+    req.run_id = std::move(sig->run_id);
     return req;
   });
 }
