@@ -125,6 +125,13 @@ const std::vector<setting>& settings() {
           "requests per second per client address, more get 429; 0 = unlimited"),
       row<in_server, &S::rate_limit_burst>("server.rate_limit_burst", defaults::rate_limit_burst,
                                            "requests a client may send at once above the rate"),
+      row<in_server, &S::tls_cert>("server.tls_cert", unset,
+                                   "PEM certificate chain for HTTPS; with server.tls_key,"
+                                   " empty = plain HTTP"),
+      row<in_server, &S::tls_key>("server.tls_key", unset,
+                                  "PEM private key (unencrypted) of server.tls_cert"),
+      row<in_server, &S::tls_min_version>("server.tls_min_version", defaults::tls_min_version,
+                                          "oldest TLS version accepted: 1.2 or 1.3"),
 
       row<in_alerts, &A::hours_between_alerts>("alerts.hours_between_alerts",
                                                defaults::hours_between_alerts,
@@ -652,6 +659,12 @@ std::string validate(const config& cfg) {
           "server.rate_limit_per_second must be >= 0, got " + n(s.rate_limit_per_second));
   require(s.rate_limit_burst >= 1,
           "server.rate_limit_burst must be >= 1, got " + n(s.rate_limit_burst));
+  // Whether the files are readable and match is checked when the daemon starts.
+  require(s.tls_cert.empty() == s.tls_key.empty(),
+          "server.tls_cert and server.tls_key must be set together (both = HTTPS, neither ="
+          " plain HTTP)");
+  require(s.tls_min_version == "1.2" || s.tls_min_version == "1.3",
+          "server.tls_min_version must be 1.2 or 1.3, got " + quote(s.tls_min_version));
 
   require(a.hours_between_alerts > 0,
           "alerts.hours_between_alerts must be > 0, got " + n(a.hours_between_alerts));

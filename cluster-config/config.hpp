@@ -36,6 +36,10 @@ struct server_config {
   std::int64_t max_connections_per_client = 0;
   double rate_limit_per_second = 0;
   std::int64_t rate_limit_burst = 0;
+  // TLS for the HTTP API: both paths or neither (empty = plain HTTP).
+  std::string tls_cert;         ///< PEM certificate chain, server certificate first
+  std::string tls_key;          ///< PEM private key of that certificate (unencrypted)
+  std::string tls_min_version;  ///< "1.2" or "1.3"
 };
 
 struct alerts_config {

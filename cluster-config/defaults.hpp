@@ -45,6 +45,9 @@ inline constexpr double rate_limit_per_second = 0;
 /// When rate limiting is on: a host's jobs that all start on the same minute still
 /// check in at once.
 inline constexpr std::int64_t rate_limit_burst = 200;
+/// TLS 1.2 is what every supported curl, Python and Go client speaks; 1.0/1.1 are
+/// deprecated (RFC 8996). "1.3" is there for operators who can require it.
+inline constexpr const char* tls_min_version = "1.2";
 
 /// GoTel's default config re-alerted every 6 hours while a job stays late.
 inline constexpr double hours_between_alerts = 6.0;

@@ -105,6 +105,9 @@ TEST(config_defaults, match_defaults_hpp) {
   EXPECT_EQ(c.server.history_per_reservation, defaults::history_per_reservation);
   EXPECT_EQ(c.server.sync_writes, defaults::sync_writes);
   EXPECT_EQ(c.server.port_file, "");
+  EXPECT_EQ(c.server.tls_cert, "");  // plain HTTP until both paths are set
+  EXPECT_EQ(c.server.tls_key, "");
+  EXPECT_EQ(c.server.tls_min_version, defaults::tls_min_version);
   EXPECT_EQ(c.alerts.hours_between_alerts, defaults::hours_between_alerts);
   EXPECT_EQ(c.alerts.initial_bake_seconds, defaults::initial_bake_seconds);
   EXPECT_EQ(c.alerts.grace_seconds, defaults::grace_seconds);
@@ -420,6 +423,36 @@ TEST(config_validate, log_level) {
   EXPECT_THAT(invalid_with("log.level", "verbose"), HasSubstr("log.level must be one of"));
   for (const char* level : {"trace", "debug", "info", "warn", "error"})
     EXPECT_TRUE(load_set("log.level", level).value) << level;
+}
+
+TEST(config_validate, tls_cert_and_key_come_together) {
+  EXPECT_THAT(invalid_with("server.tls_cert", "/etc/gotel/cert.pem"),
+              HasSubstr("server.tls_cert and server.tls_key must be set together"));
+  EXPECT_THAT(invalid_with("server.tls_key", "/etc/gotel/key.pem"),
+              HasSubstr("server.tls_cert and server.tls_key must be set together"));
+  // Paths only: whether the files exist and match is the daemon's startup check.
+  const auto r = load_sets({{"server.tls_cert", "/nonexistent/cert.pem"},
+                            {"server.tls_key", "/nonexistent/key.pem"}});
+  ASSERT_TRUE(r.value) << r.error;
+  EXPECT_EQ(r.value->server.tls_cert, "/nonexistent/cert.pem");
+  EXPECT_EQ(r.value->server.tls_key, "/nonexistent/key.pem");
+}
+
+TEST(config_validate, tls_paths_from_the_environment) {
+  const auto r = load_env({{"GOTEL_SERVER_TLS_CERT", "/c.pem"}, {"GOTEL_SERVER_TLS_KEY", "/k.pem"},
+                           {"GOTEL_SERVER_TLS_MIN_VERSION", "1.3"}});
+  ASSERT_TRUE(r.value) << r.error;
+  EXPECT_EQ(r.value->server.tls_cert, "/c.pem");
+  EXPECT_EQ(r.value->server.tls_key, "/k.pem");
+  EXPECT_EQ(r.value->server.tls_min_version, "1.3");
+}
+
+TEST(config_validate, tls_min_version_is_1_2_or_1_3) {
+  for (const char* bad : {"1.1", "1.0", "TLSv1.2", "", "1.4"})
+    EXPECT_THAT(invalid_with("server.tls_min_version", bad),
+                HasSubstr("server.tls_min_version must be 1.2 or 1.3")) << bad;
+  EXPECT_TRUE(load_set("server.tls_min_version", "1.2").value);
+  EXPECT_TRUE(load_set("server.tls_min_version", "1.3").value);
 }
 
 TEST(config_validate, reports_every_broken_rule) {
