@@ -1,11 +1,14 @@
 #include "net/http_server.hpp"
 
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
+#include <boost/beast/ssl.hpp>
 
 #include <spdlog/spdlog.h>
 
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 namespace gotel {
@@ -27,13 +30,35 @@ http_response json_response(http::status status, std::string body, unsigned vers
 
 namespace {
 
-class session : public std::enable_shared_from_this<session> {
+using plain_stream = beast::tcp_stream;
+using tls_stream = beast::ssl_stream<beast::tcp_stream>;
+
+/// True for errors after which the stream cannot carry another byte (the peer
+/// reset it, the timer closed it, TLS failed): there is nobody to answer or to
+/// say goodbye to.
+bool broken(const beast::error_code& ec) {
+  return ec == beast::error::timeout || ec == asio::error::operation_aborted
+         || ec == asio::error::connection_reset || ec == asio::error::broken_pipe
+         || ec == asio::ssl::error::stream_truncated
+         || ec.category() == asio::error::get_ssl_category();
+}
+
+/// One connection, plain (`plain_stream`) or HTTPS (`tls_stream`): the same
+/// keep-alive loop, limits and timeouts over either; TLS only adds the
+/// handshake in front and close_notify at the end.
+template <class Stream>
+class session : public std::enable_shared_from_this<session<Stream>> {
+  static constexpr bool is_tls = std::is_same_v<Stream, tls_stream>;
+
  public:
+  /// `stream_args` follow the socket into Stream's constructor (the TLS context).
+  template <class... StreamArgs>
   session(tcp::socket&& socket, const http_server_options& opts, const http_handler& handler,
-          client_limits& limits)
-    : stream_(std::move(socket)), opts_(opts), handler_(handler), limits_(limits) {
+          client_limits& limits, StreamArgs&... stream_args)
+    : stream_(std::move(socket), stream_args...), opts_(opts), handler_(handler),
+      limits_(limits) {
     boost::system::error_code ec;
-    auto ep = stream_.socket().remote_endpoint(ec);
+    auto ep = tcp_layer().socket().remote_endpoint(ec);
     if (!ec)
       remote_ = ep.address().to_string();
     // Over the per-client connection limit: the first request is read (within
@@ -48,10 +73,41 @@ class session : public std::enable_shared_from_this<session> {
 
   void start() {
     asio::dispatch(stream_.get_executor(),
-                   beast::bind_front_handler(&session::read, shared_from_this()));
+                   beast::bind_front_handler(&session::begin, this->shared_from_this()));
   }
 
  private:
+  beast::tcp_stream& tcp_layer() { return beast::get_lowest_layer(stream_); }
+
+  std::chrono::milliseconds read_timeout() const {
+    return std::chrono::milliseconds(opts_.read_timeout_ms != 0 ? opts_.read_timeout_ms
+                                                                : opts_.idle_timeout_ms);
+  }
+
+  void begin() {
+    if constexpr (is_tls) {
+      // The handshake is bounded like a request: a client that connects and
+      // never finishes it (or trickles it) is cut off after the read timeout.
+      tcp_layer().expires_after(read_timeout());
+      stream_.async_handshake(asio::ssl::stream_base::server,
+                              beast::bind_front_handler(&session::on_handshake,
+                                                        this->shared_from_this()));
+    } else {
+      read();
+    }
+  }
+
+  void on_handshake(beast::error_code ec) {
+    if (ec) {
+      // Plain HTTP, a port scan or garbage on the TLS port: this connection's
+      // problem only.
+      spdlog::debug("http: TLS handshake with {} failed: {}", remote_, ec.message());
+      return drop();
+    }
+    tls_up_ = true;
+    read();
+  }
+
   void read() {
     parser_.emplace();
     parser_->body_limit(opts_.body_limit);
@@ -61,31 +117,30 @@ class session : public std::enable_shared_from_this<session> {
     // Between requests the idle timeout applies; once the first byte arrives,
     // the (shorter) read timeout bounds the whole request, so a client that
     // trickles its headers (slowloris) cannot hold the connection open.
-    stream_.expires_after(std::chrono::milliseconds(opts_.idle_timeout_ms));
+    tcp_layer().expires_after(std::chrono::milliseconds(opts_.idle_timeout_ms));
     stream_.async_read_some(buffer_.prepare(4096),
                             beast::bind_front_handler(&session::on_first_bytes,
-                                                      shared_from_this()));
+                                                      this->shared_from_this()));
   }
 
   void on_first_bytes(beast::error_code ec, std::size_t n) {
     if (ec)
-      return close();
+      return broken(ec) ? drop() : close();
     buffer_.commit(n);
     read_request();
   }
 
   void read_request() {
-    auto ms = opts_.read_timeout_ms != 0 ? opts_.read_timeout_ms : opts_.idle_timeout_ms;
-    stream_.expires_after(std::chrono::milliseconds(ms));
+    tcp_layer().expires_after(read_timeout());
     http::async_read(stream_, buffer_, *parser_,
-                     beast::bind_front_handler(&session::on_read, shared_from_this()));
+                     beast::bind_front_handler(&session::on_read, this->shared_from_this()));
   }
 
   void on_read(beast::error_code ec, std::size_t) {
-    if (ec == http::error::end_of_stream || ec == beast::error::timeout
-        || ec == asio::error::operation_aborted || ec == asio::error::connection_reset
-        || ec == asio::error::eof)
+    if (ec == http::error::end_of_stream || ec == asio::error::eof)
       return close();
+    if (broken(ec))
+      return drop();
     if (ec == http::error::body_limit) {
       return fail(http::status::payload_too_large,
                   "request body is larger than " + std::to_string(opts_.body_limit) + " bytes");
@@ -107,7 +162,7 @@ class session : public std::enable_shared_from_this<session> {
                   keep_alive, retry_after);
     }
     auto req = parser_->release();
-    auto self = shared_from_this();
+    auto self = this->shared_from_this();
     auto version = req.version();
     auto keep_alive = req.keep_alive();
     handler_(std::move(req), remote_, [self, version, keep_alive](http_response&& res) {
@@ -139,22 +194,38 @@ class session : public std::enable_shared_from_this<session> {
 
   void write(http_response&& res) {
     auto sp = std::make_shared<http_response>(std::move(res));
-    stream_.expires_after(std::chrono::milliseconds(opts_.idle_timeout_ms));
+    tcp_layer().expires_after(std::chrono::milliseconds(opts_.idle_timeout_ms));
     http::async_write(stream_, *sp,
-                      [self = shared_from_this(), sp](beast::error_code ec, std::size_t) {
-                        if (ec || !sp->keep_alive())
+                      [self = this->shared_from_this(), sp](beast::error_code ec, std::size_t) {
+                        if (ec)
+                          return self->drop();
+                        if (!sp->keep_alive())
                           return self->close();
                         self->read();
                       });
   }
 
+  /// Ends a healthy connection: over TLS, close_notify first (bounded by the
+  /// read timeout, so a peer that never answers it cannot hold the socket).
   void close() {
-    beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream_.close();
+    if constexpr (is_tls) {
+      if (tls_up_) {
+        tls_up_ = false;
+        tcp_layer().expires_after(read_timeout());
+        return stream_.async_shutdown(
+          [self = this->shared_from_this()](beast::error_code) { self->drop(); });
+      }
+    } else {
+      beast::error_code ec;
+      tcp_layer().socket().shutdown(tcp::socket::shutdown_send, ec);
+    }
+    drop();
   }
 
-  beast::tcp_stream stream_;
+  /// Ends a connection with nothing more to say on it.
+  void drop() { tcp_layer().close(); }
+
+  Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   const http_server_options& opts_;
@@ -162,6 +233,7 @@ class session : public std::enable_shared_from_this<session> {
   client_limits& limits_;
   std::string remote_;
   bool counted_ = false;  ///< holds one of its client's connection slots
+  bool tls_up_ = false;   ///< the TLS handshake completed and no close_notify was sent
 };
 
 }  // namespace
@@ -182,7 +254,11 @@ struct http_server::impl {
         return;
       if (!ec) {
         s.set_option(tcp::no_delay(true), ec);
-        std::make_shared<session>(std::move(s), opts, handler, *limits)->start();
+        if (opts.tls)
+          std::make_shared<session<tls_stream>>(std::move(s), opts, handler, *limits, *opts.tls)
+            ->start();
+        else
+          std::make_shared<session<plain_stream>>(std::move(s), opts, handler, *limits)->start();
       }
       accept();
     });

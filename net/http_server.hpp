@@ -1,7 +1,8 @@
 #pragma once
-/// An asynchronous HTTP/1.1 server on Boost.Beast: keep-alive, body and header
-/// limits, idle timeouts. It knows nothing of GoTel; it hands each request to a
-/// handler together with a responder that may be called from any thread.
+/// An asynchronous HTTP/1.1 server on Boost.Beast, plain or over TLS: keep-alive,
+/// body and header limits, idle timeouts. It knows nothing of GoTel; it hands
+/// each request to a handler together with a responder that may be called from
+/// any thread.
 
 #include "net/limits.hpp"
 
@@ -11,6 +12,10 @@
 #include <functional>
 #include <memory>
 #include <string>
+
+namespace boost::asio::ssl {
+class context;
+}
 
 namespace gotel {
 
@@ -35,6 +40,10 @@ struct http_server_options {
   /// within this; slow clients (slowloris) are cut off. 0 = idle_timeout_ms.
   std::uint32_t read_timeout_ms = 10000;
   client_limit_options client_limits;  ///< per-address connections and rate (429)
+  /// Serve HTTPS with this context (make_tls_context, net/tls.hpp); null = plain
+  /// HTTP. Every limit and timeout above applies the same; the TLS handshake is
+  /// bounded by read_timeout_ms.
+  std::shared_ptr<boost::asio::ssl::context> tls;
 };
 
 /// A JSON response with the right headers (every answer is application/json

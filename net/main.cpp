@@ -7,6 +7,7 @@
 #include "net/api.hpp"
 #include "net/auth.hpp"
 #include "net/http_server.hpp"
+#include "net/tls.hpp"
 
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
@@ -103,6 +104,19 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  // So are the TLS files: a typo in a path is a configuration error, not a node
+  // that starts and then serves nothing.
+  std::shared_ptr<boost::asio::ssl::context> tls;
+  if (!cfg.server.tls_cert.empty()) {
+    std::string tls_error;
+    tls = gotel::make_tls_context(
+      {cfg.server.tls_cert, cfg.server.tls_key, cfg.server.tls_min_version}, tls_error);
+    if (!tls) {
+      std::cerr << "gotel: configuration error: " << tls_error << "\n";
+      return 2;
+    }
+  }
+
   std::string error;
   auto node = gotel::node::start(cfg, error);
   if (!node) {
@@ -122,6 +136,7 @@ int main(int argc, char** argv) {
     static_cast<std::uint32_t>(cfg.server.max_connections_per_client);
   opts.client_limits.rate_per_second = cfg.server.rate_limit_per_second;
   opts.client_limits.burst = static_cast<double>(cfg.server.rate_limit_burst);
+  opts.tls = std::move(tls);
   gotel::api api{*node};
   gotel::http_server server{opts, gotel::with_auth(std::move(*auth), api.handler())};
   if (auto err = server.start(); !err.empty()) {
@@ -134,8 +149,8 @@ int main(int argc, char** argv) {
     std::ofstream{tmp} << server.port() << "\n";
     std::rename(tmp.c_str(), cfg.server.port_file.c_str());
   }
-  spdlog::info("gotel {} listening on http://{}:{} (data in {})", cfg.server.node_id, opts.host,
-               server.port(), cfg.server.data_dir);
+  spdlog::info("gotel {} listening on {}://{}:{} (data in {})", cfg.server.node_id,
+               opts.tls ? "https" : "http", opts.host, server.port(), cfg.server.data_dir);
 
   int sig = 0;
   sigwait(&stop_signals, &sig);
