@@ -4,7 +4,8 @@
 // or failure with the exit code and the tail of the output.
 //
 // The base URL comes from --url or GOTELCTL_URL (not GOTEL_*: the daemon
-// refuses unknown GOTEL_* variables, and both may share an environment).
+// refuses unknown GOTEL_* variables, and both may share an environment). An
+// https:// URL is verified against the system CAs, or --cacert/GOTELCTL_CACERT.
 
 #include <CLI/CLI.hpp>
 #include <curl/curl.h>
@@ -33,6 +34,8 @@ struct client {
   std::string base = "http://127.0.0.1:8080";
   std::string api_key;
   long timeout_s = 10;
+  std::string ca_file;    ///< PEM CA bundle for https://; empty = the system's
+  bool insecure = false;  ///< skip certificate verification (tests, first setup)
 };
 
 struct reply {
@@ -73,6 +76,12 @@ reply http(const client& c, const std::string& method, const std::string& path,
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &r.body);
+  if (!c.ca_file.empty())
+    curl_easy_setopt(curl, CURLOPT_CAINFO, c.ca_file.c_str());
+  if (c.insecure) {
+    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
+  }
   if (body) {
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, payload.c_str());
     curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(payload.size()));
@@ -299,6 +308,11 @@ int main(int argc, char** argv) {
     ->capture_default_str();
   app.add_option("--api-key", c.api_key, "API key (X-Api-Key)")->envname("GOTELCTL_API_KEY");
   app.add_option("--timeout", c.timeout_s, "Seconds per HTTP request")->capture_default_str();
+  app.add_option("--cacert", c.ca_file, "CA certificate(s), PEM, to verify an https:// URL with")
+    ->envname("GOTELCTL_CACERT")
+    ->check(CLI::ExistingFile);
+  app.add_flag("-k,--insecure", c.insecure,
+               "Do not verify the server's TLS certificate (anyone in between can read the key)");
   app.add_flag("--json", raw, "Print the server's JSON answer as is");
 
   std::string job_app, component;
