@@ -1,8 +1,9 @@
 """Shared helpers for GoTel's cross-process tests (stdlib only).
 
 Starts the real `gotel` binary (path in GOTEL_BIN) on 127.0.0.1 with an
-ephemeral port and a fresh data directory, talks to it over HTTP/1.1 with
-keep-alive off, and runs a small local webhook receiver. Every wait here is
+ephemeral port and a fresh data directory, talks to it over HTTP/1.1 (or
+HTTPS, given an ssl.SSLContext) with keep-alive off, and runs a small local
+webhook receiver. Every wait here is
 bounded by a deadline; all traffic stays on 127.0.0.1.
 """
 
@@ -65,10 +66,11 @@ class Response:
         return "Response(%d, %r, %r)" % (self.status, self.content_type, self.body[:300])
 
 
-def http_request(port, method, path, body=None, timeout=10.0, headers=None):
+def http_request(port, method, path, body=None, timeout=10.0, headers=None, ssl_context=None):
     """One request on its own connection (Connection: close).
 
     `body` may be bytes, str (sent as is) or any other value (sent as JSON).
+    With `ssl_context` (an ssl.SSLContext) the request goes over HTTPS.
     """
     if body is not None and not isinstance(body, (bytes, str)):
         body = json.dumps(body)
@@ -79,7 +81,10 @@ def http_request(port, method, path, body=None, timeout=10.0, headers=None):
         hdrs["Content-Type"] = "application/json"
     if headers:
         hdrs.update(headers)
-    conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
+    if ssl_context is not None:
+        conn = http.client.HTTPSConnection(HOST, port, timeout=timeout, context=ssl_context)
+    else:
+        conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
     try:
         conn.request(method, path, body=body, headers=hdrs)
         resp = conn.getresponse()
@@ -89,16 +94,36 @@ def http_request(port, method, path, body=None, timeout=10.0, headers=None):
         conn.close()
 
 
-class GotelServer:
-    """One gotel process on a data directory; restartable on the same directory."""
+def run_gotel(args, timeout=20.0):
+    """Runs gotel to completion (for a start that must fail) with no GOTEL_*
+    variables and a fresh data directory. Returns (CompletedProcess, whether the
+    data directory was created)."""
+    tmp = tempfile.mkdtemp(prefix="gotel-run-")
+    data_dir = os.path.join(tmp, "data")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GOTEL_")}
+    try:
+        out = subprocess.run([gotel_bin(), "--data-dir", data_dir, "--listen", HOST + ":0"]
+                             + list(args), capture_output=True, text=True, timeout=timeout,
+                             env=env, stdin=subprocess.DEVNULL)
+        return out, os.path.exists(data_dir)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
-    def __init__(self, data_dir=None, env=None, args=None):
+
+class GotelServer:
+    """One gotel process on a data directory; restartable on the same directory.
+
+    With `ssl_context`, request() and its shorthands speak HTTPS to it.
+    """
+
+    def __init__(self, data_dir=None, env=None, args=None, ssl_context=None):
         self.tmp = tempfile.mkdtemp(prefix="gotel-it-")
         self.data_dir = data_dir or os.path.join(self.tmp, "data")
         self.port_file = os.path.join(self.tmp, "port")
         self.log_path = os.path.join(self.tmp, "gotel.log")
         self.env = dict(env or {})
         self.args = list(args or [])
+        self.ssl_context = ssl_context
         self.proc = None
         self.port = None
         self._log = None
@@ -191,6 +216,7 @@ class GotelServer:
 
     def request(self, method, path, body=None, **kw):
         assert self.port, "gotel is not running"
+        kw.setdefault("ssl_context", self.ssl_context)
         return http_request(self.port, method, path, body, **kw)
 
     def get(self, path, **kw):
@@ -324,8 +350,8 @@ class GotelTestCase(unittest.TestCase):
             return False
         return bool(result.failures or result.errors)
 
-    def server(self, env=None, args=None, start=True, data_dir=None):
-        s = GotelServer(data_dir=data_dir, env=env, args=args)
+    def server(self, env=None, args=None, start=True, data_dir=None, ssl_context=None):
+        s = GotelServer(data_dir=data_dir, env=env, args=args, ssl_context=ssl_context)
         self._servers.append(s)
         if start:
             s.start()
