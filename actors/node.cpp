@@ -178,7 +178,10 @@ void node::stop() {
   caf::anon_send_exit(ctx_.dispatcher, caf::exit_reason::user_shutdown);
   for (auto& t : ctx_.timers)
     caf::anon_send_exit(t, caf::exit_reason::user_shutdown);
-  committer_->stop();
+  // start() may fail before the committer exists (e.g. the data directory
+  // cannot be opened); its unique_ptr then destroys a half-built node.
+  if (committer_)
+    committer_->stop();
 }
 
 node::~node() {
