@@ -348,12 +348,13 @@ void connect(cluster_pointer self, peer& p) {
       spdlog::debug("cluster: cannot reach {} at {}: {}", id, where, why);
       return;
     }
-    // The peer accepted the connection but no session came of it. One such
-    // failure happens when a peer restarts mid-handshake; a mismatch repeats.
-    // Log from the second in a row, on every change of reason, and then
-    // about once a minute.
+    // The peer accepted the connection but no session came of it. One quick
+    // failure happens when a peer restarts mid-handshake; a mismatch repeats
+    // (or hangs until the timeout: TLS towards a plain node). Log from the
+    // second quick failure or the first timeout, on every change of reason,
+    // and then about once a minute.
     ++q->handshake_failures;
-    if (q->handshake_failures < 2
+    if ((q->handshake_failures < 2 && err != caf::sec::request_timeout)
         || (why == q->logged_failure && q->handshake_failures % 40 != 0))
       return;
     q->logged_failure = why;

@@ -248,8 +248,10 @@ class Mismatch(TlsTestCase):
         for i, node in enumerate(nodes):
             others = [("n%d" % (j + 1)) for j in range(3) if j != i]
             for peer in others:
+                # TLS towards a plain node can hang until the connect times
+                # out (server.request_timeout_ms, 5 s) before it is logged.
                 self.assertTrue(wait_until(
-                    lambda: "cluster: %s at 127.0.0.1:" % peer in self.log_of(node), 5),
+                    lambda: "cluster: %s at 127.0.0.1:" % peer in self.log_of(node), 12),
                     "n%d logs the failed join with %s:\n%s" % (i + 1, peer, node.log_tail()))
             self.assertIn(hints[i], self.log_of(node))
         for node in nodes:
