@@ -4,6 +4,7 @@
 #include "actors/timer_shard.hpp"
 
 #include <caf/io/all.hpp>
+#include <caf/openssl/all.hpp>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -58,6 +59,9 @@ struct peer {
   unix_ms last_heard_wall = 0;
   std::uint64_t epoch = 0;
   std::string down_key;  ///< the open "node silent" incident, if any
+  std::uint64_t failed_attempts = 0;     ///< connection attempts failed in a row
+  std::uint64_t handshake_failures = 0;  ///< of them, reached the peer but no session
+  std::string logged_failure;         ///< the last failure logged at warn level
 };
 
 struct cluster_state {
@@ -262,55 +266,134 @@ void elect(cluster_pointer self, time_point now) {
   }
 }
 
+/// Whether a failed connection attempt got past TCP: the peer listens, but
+/// the TLS or CAF handshake failed (or never finished). That is what a
+/// transport mismatch (cluster.tls differs) or a refused certificate looks
+/// like from the connecting side; CAF 0.17 reports nothing on the accepting
+/// side, which sees it only as its own attempts to connect failing.
+bool reached_but_failed(const caf::error& err) {
+  return err != caf::sec::cannot_connect_to_node;
+}
+
+std::string transport_hint(cluster_transport t, const std::string& id) {
+  switch (t) {
+    case cluster_transport::tls_mutual:
+      return "check that " + id + " also runs with cluster.tls = \"mutual\" and that each "
+             "node's certificate chains to the other's cluster.tls_ca";
+    case cluster_transport::tls_anonymous:
+      return "check that " + id + " also runs with cluster.tls = \"anonymous\"";
+    default:
+      return "this node runs with cluster.tls = \"off\": check that " + id + " does too";
+  }
+}
+
+/// Proves this node to the peer's cluster actor `hdl` (hello, then the HMAC
+/// of its nonce); on success `hdl` becomes the peer's `out`.
+void authenticate(cluster_pointer self, const std::string& id, caf::actor hdl,
+                  std::function<void(const caf::error&)> failed) {
+  auto& st = self->state;
+  auto self_id = st.opts.self_id;
+  auto secret = st.opts.secret;
+  auto timeout = st.opts.request_timeout;
+  self->request(hdl, timeout, hello_atom::value, self_id)
+    .then(
+      [=](std::string& nonce) {
+        auto mac = hmac_sha256_hex(secret, "gotel-cluster|" + self_id + "|" + nonce);
+        self->request(hdl, timeout, auth_atom::value, self_id, mac)
+          .then(
+            [=](bool ok) {
+              auto q = find_peer(self->state, id);
+              if (!q)
+                return;
+              if (!ok) {
+                spdlog::error("cluster: {} refused our credential (cluster.secret differs)", id);
+                q->connecting = false;
+                q->next_attempt = self->clock().now() + q->backoff;
+                q->backoff = std::min(q->backoff * 2, self->state.opts.failure_timeout / 2);
+                return;
+              }
+              q->connecting = false;
+              q->backoff = milliseconds{250};
+              q->failed_attempts = 0;
+              q->handshake_failures = 0;
+              q->logged_failure.clear();
+              q->out = hdl;
+              self->monitor(hdl);
+              spdlog::info("cluster: connected to {}", id);
+            },
+            failed);
+      },
+      failed);
+}
+
 void connect(cluster_pointer self, peer& p) {
   auto& st = self->state;
   p.connecting = true;
   auto id = p.addr.id;
-  auto self_id = st.opts.self_id;
-  auto secret = st.opts.secret;
-  auto timeout = st.opts.request_timeout;
-  auto failed = [self, id](const std::string& why) {
+  auto where = p.addr.cluster_host + ":" + std::to_string(p.addr.cluster_port);
+  auto failed = [self, id, where](const caf::error& err) {
     auto q = find_peer(self->state, id);
     if (!q)
       return;
     q->connecting = false;
-    q->next_attempt = self->clock().now() + q->backoff;
+    // Jitter, so that two nodes retrying each other do not stay in step.
+    auto jitter = milliseconds{self->state.rng() % (q->backoff.count() / 2 + 1)};
+    q->next_attempt = self->clock().now() + q->backoff + jitter;
     q->backoff = std::min(q->backoff * 2, self->state.opts.failure_timeout / 2);
-    spdlog::debug("cluster: cannot reach {}: {}", id, why);
+    ++q->failed_attempts;
+    auto why = caf::to_string(err);
+    if (!reached_but_failed(err)) {
+      // Nobody listens there (a peer that is down): its silence is reported.
+      q->handshake_failures = 0;
+      spdlog::debug("cluster: cannot reach {} at {}: {}", id, where, why);
+      return;
+    }
+    // The peer accepted the connection but no session came of it. One quick
+    // failure happens when a peer restarts mid-handshake; a mismatch repeats
+    // (or hangs until the timeout: TLS towards a plain node). Log from the
+    // second quick failure or the first timeout, on every change of reason,
+    // and then about once a minute.
+    ++q->handshake_failures;
+    if ((q->handshake_failures < 2 && err != caf::sec::request_timeout)
+        || (why == q->logged_failure && q->handshake_failures % 40 != 0))
+      return;
+    q->logged_failure = why;
+    spdlog::warn("cluster: {} at {} accepted a connection but no cluster session came of it ({}; "
+                 "{} attempts in a row); {}",
+                 id, where, why, q->handshake_failures,
+                 transport_hint(self->state.opts.transport, id));
   };
-  auto mm = self->system().middleman().actor_handle();
-  self->request(mm, timeout, caf::connect_atom::value, p.addr.cluster_host, p.addr.cluster_port)
+  // A peer that connected to us and authenticated is reached over that same
+  // connection: with CAF's OpenSSL transport, a second connection between
+  // two connected nodes made BASP drop both (and time out the connect), and
+  // one connection per pair is enough for any transport.
+  for (auto i = st.inbound.begin(); i != st.inbound.end(); ++i) {
+    if (i->second != id)
+      continue;
+    auto addr = i->first;
+    if (auto hdl = caf::actor_cast<caf::actor>(addr)) {
+      // If that connection is gone, forget it, so the next attempt dials.
+      authenticate(self, id, hdl, [self, addr, failed](const caf::error& err) {
+        self->state.inbound.erase(addr);
+        failed(err);
+      });
+      return;
+    }
+    st.inbound.erase(i);
+    break;
+  }
+  auto mm = st.opts.transport == cluster_transport::plain
+              ? self->system().middleman().actor_handle()
+              : self->system().openssl_manager().actor_handle();
+  self->request(mm, st.opts.request_timeout, caf::connect_atom::value, p.addr.cluster_host,
+                p.addr.cluster_port)
     .then(
       [=](const caf::node_id&, caf::strong_actor_ptr& ptr, const std::set<std::string>&) {
         if (!ptr)
-          return failed("no actor published");
-        auto hdl = caf::actor_cast<caf::actor>(ptr);
-        self->request(hdl, timeout, hello_atom::value, self_id)
-          .then(
-            [=](std::string& nonce) {
-              auto mac = hmac_sha256_hex(secret, "gotel-cluster|" + self_id + "|" + nonce);
-              self->request(hdl, timeout, auth_atom::value, self_id, mac)
-                .then(
-                  [=](bool ok) {
-                    auto q = find_peer(self->state, id);
-                    if (!q)
-                      return;
-                    if (!ok) {
-                      spdlog::error("cluster: {} refused our credential (cluster.secret differs)",
-                                    id);
-                      return failed("credential refused");
-                    }
-                    q->connecting = false;
-                    q->backoff = milliseconds{250};
-                    q->out = hdl;
-                    self->monitor(hdl);
-                    spdlog::info("cluster: connected to {}", id);
-                  },
-                  [=](caf::error& e) { failed(caf::to_string(e)); });
-            },
-            [=](caf::error& e) { failed(caf::to_string(e)); });
+          return failed(caf::make_error(caf::sec::no_actor_published_at_port));
+        authenticate(self, id, caf::actor_cast<caf::actor>(ptr), failed);
       },
-      [=](caf::error& e) { failed(caf::to_string(e)); });
+      failed);
 }
 
 /// Catch-up: pages through the coordinator's reservations, applies each (a
@@ -440,8 +523,11 @@ caf::behavior cluster_actor(cluster_pointer self, node_context* ctx, coordinator
   st.coord = coord;
   st.opts = std::move(opts);
   for (auto& n : st.opts.nodes)
-    if (n.id != st.opts.self_id)
-      st.peers.push_back(peer{n});
+    if (n.id != st.opts.self_id) {
+      peer p;
+      p.addr = n;
+      st.peers.push_back(std::move(p));
+    }
   storage::status status;
   if (auto e = ctx->db->get_meta("cluster_epoch", status))
     st.epoch = std::strtoull(e->c_str(), nullptr, 10);
@@ -672,10 +758,15 @@ caf::actor start_cluster(caf::actor_system& sys, node_context* ctx, coordinator_
   }
   auto host = me->cluster_host;
   auto port = me->cluster_port;
+  auto opts_transport = opts.transport;
+  auto description = opts.transport_description;
+  auto opts_self_id = opts.self_id;
   ctx->coordinator.store(false);
   ctx->alert_lease_ns.store(0);
   auto hdl = sys.spawn(cluster_actor, ctx, std::move(coord), std::move(opts));
-  auto published = sys.middleman().publish(hdl, port, host.c_str(), true);
+  auto published = opts_transport == cluster_transport::plain
+                     ? sys.middleman().publish(hdl, port, host.c_str(), true)
+                     : caf::openssl::publish(hdl, port, host.c_str(), true);
   if (!published) {
     error = "cannot listen for the cluster on " + host + ":" + std::to_string(port) + ": "
             + sys.render(published.error());
@@ -683,7 +774,8 @@ caf::actor start_cluster(caf::actor_system& sys, node_context* ctx, coordinator_
     return nullptr;
   }
   ctx->cluster = hdl;
-  spdlog::info("cluster: {} listening for peers on {}:{}", me->id, host, *published);
+  spdlog::info("cluster: {} listening for peers on {}:{} ({})", opts_self_id, host, *published,
+               description);
   return hdl;
 }
 

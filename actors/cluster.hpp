@@ -17,6 +17,7 @@
 ///           (forward_atom, id, message) -> reservation_record
 ///           (sync_atom, after_key) -> sync_page
 
+#include "actors/cluster_tls.hpp"
 #include "actors/context.hpp"
 #include "actors/coordinator.hpp"
 #include "cluster-config/config.hpp"
@@ -33,6 +34,10 @@ struct cluster_options {
   std::string self_id;
   std::vector<node_address> nodes;  ///< every node, this one included, in config order
   std::string secret;
+  /// How peers are reached and this node is published; every node must use
+  /// the same (a mismatch is logged by each side's connection attempts).
+  cluster_transport transport = cluster_transport::plain;
+  std::string transport_description;  ///< for the startup log
   std::chrono::milliseconds heartbeat{500};
   std::chrono::milliseconds failure_timeout{3000};
   std::chrono::milliseconds request_timeout{5000};

@@ -1,6 +1,7 @@
 #include "actors/node.hpp"
 
 #include "actors/cluster.hpp"
+#include "actors/cluster_tls.hpp"
 #include "actors/errors.hpp"
 #include "actors/timer_shard.hpp"
 #include "alerters/dispatcher.hpp"
@@ -25,6 +26,17 @@ std::unique_ptr<node> node::start(const config& cfg, std::string& error,
   n->cfg_ = cfg;
   auto& ctx = n->ctx_;
   ctx.wall_now = wall_now ? std::move(wall_now) : system_wall_now;
+
+  // Broken TLS files are a startup error, found before the data directory is
+  // touched: CAF would only find them inside its I/O loop, on the first
+  // connection (cluster_tls.hpp).
+  auto transport = transport_of(cfg.cluster);
+  if (!cfg.cluster.nodes.empty() && transport == cluster_transport::tls_mutual) {
+    if (auto e = check_tls_files(cfg.cluster); !e.empty()) {
+      error = "cluster TLS: " + e;
+      return nullptr;
+    }
+  }
 
   storage::status st;
   n->db_ = storage::store::open(storage::options{cfg.server.data_dir}, st);
@@ -75,6 +87,8 @@ std::unique_ptr<node> node::start(const config& cfg, std::string& error,
              caf::timespan{std::chrono::milliseconds{cfg.cluster.heartbeat_ms}});
     scfg.set("middleman.connection-timeout",
              caf::timespan{std::chrono::milliseconds{cfg.cluster.failure_timeout_ms}});
+    if (transport != cluster_transport::plain)
+      configure_tls(scfg, cfg.cluster);
   }
   n->system_ = std::make_unique<caf::actor_system>(scfg);
   auto& sys = *n->system_;
@@ -146,6 +160,8 @@ std::unique_ptr<node> node::start(const config& cfg, std::string& error,
     copts.self_id = cfg.server.node_id;
     copts.nodes = std::move(nodes);
     copts.secret = cfg.cluster.secret;
+    copts.transport = transport;
+    copts.transport_description = describe(transport, cfg.cluster);
     copts.heartbeat = std::chrono::milliseconds{cfg.cluster.heartbeat_ms};
     copts.failure_timeout = std::chrono::milliseconds{cfg.cluster.failure_timeout_ms};
     copts.request_timeout = std::chrono::milliseconds{cfg.server.request_timeout_ms};
@@ -178,7 +194,10 @@ void node::stop() {
   caf::anon_send_exit(ctx_.dispatcher, caf::exit_reason::user_shutdown);
   for (auto& t : ctx_.timers)
     caf::anon_send_exit(t, caf::exit_reason::user_shutdown);
-  committer_->stop();
+  // start() may fail before the committer exists (e.g. the data directory
+  // cannot be opened); its unique_ptr then destroys a half-built node.
+  if (committer_)
+    committer_->stop();
 }
 
 node::~node() {

@@ -175,6 +175,16 @@ const std::vector<setting>& settings() {
                                               "silence after which a peer is declared dead"),
       row<in_cluster, &C::secret>("cluster.secret", unset,
                                   "shared credential every node must hold to join", true),
+      row<in_cluster, &C::tls>("cluster.tls", defaults::cluster_tls,
+                               "off, mutual (TLS with verified certificates) or anonymous"
+                               " (TLS, eavesdroppers only)"),
+      row<in_cluster, &C::tls_cert>("cluster.tls_cert", unset,
+                                    "PEM certificate of this node (cluster.tls = mutual)"),
+      row<in_cluster, &C::tls_key>("cluster.tls_key", unset, "PEM private key of tls_cert"),
+      row<in_cluster, &C::tls_key_passphrase>("cluster.tls_key_passphrase", unset,
+                                              "passphrase of an encrypted tls_key", true),
+      row<in_cluster, &C::tls_ca>("cluster.tls_ca", unset,
+                                  "PEM CA bundle that every peer's certificate must chain to"),
 
       row<in_smtp, &M::host>("smtp.host", unset, "SMTP relay host; setting it enables e-mail"),
       row<in_smtp, &M::port>("smtp.port", defaults::smtp_port, "SMTP relay port"),
@@ -729,6 +739,23 @@ std::string validate(const config& cfg) {
     require(std::any_of(nodes.begin(), nodes.end(),
                         [&](const node_address& a) { return a.id == s.node_id; }),
             "server.node_id " + quote(s.node_id) + " is not one of cluster.nodes");
+  }
+  require(c.tls == "off" || c.tls == "mutual" || c.tls == "anonymous",
+          "cluster.tls must be off, mutual or anonymous, got " + quote(c.tls));
+  if (c.tls == "mutual") {
+    std::string missing;
+    for (auto [name, value] : {std::pair{"cluster.tls_cert", &c.tls_cert},
+                               std::pair{"cluster.tls_key", &c.tls_key},
+                               std::pair{"cluster.tls_ca", &c.tls_ca}})
+      if (value->empty()) missing += (missing.empty() ? "" : ", ") + std::string(name);
+    require(missing.empty(), "cluster.tls = \"mutual\" needs cluster.tls_cert, cluster.tls_key "
+                             "and cluster.tls_ca; missing: " + missing);
+  } else {
+    // Files that would be silently ignored are a mistake (or a forgotten mode).
+    require(c.tls_cert.empty() && c.tls_key.empty() && c.tls_ca.empty() &&
+                c.tls_key_passphrase.empty(),
+            "cluster.tls_cert, tls_key, tls_key_passphrase and tls_ca are only used with "
+            "cluster.tls = \"mutual\" (cluster.tls is " + quote(c.tls) + ")");
   }
 
   std::string out;

@@ -91,6 +91,15 @@ struct cluster_config {
   std::int64_t heartbeat_ms = 0;        ///< how often peers heartbeat each other
   std::int64_t failure_timeout_ms = 0;  ///< silence after which a peer is dead
   std::string secret;                   ///< shared credential; required with nodes
+  /// Transport encryption of cluster traffic: "off", "mutual" (TLS, every
+  /// node presents a certificate its peers verify against tls_ca) or
+  /// "anonymous" (TLS with anonymous ECDH: no certificates, no protection
+  /// against an active man in the middle). docs/security.md.
+  std::string tls;
+  std::string tls_cert;            ///< PEM certificate (chain) of this node; mutual only
+  std::string tls_key;             ///< PEM private key of tls_cert; mutual only
+  std::string tls_key_passphrase;  ///< secret; empty = tls_key is not encrypted
+  std::string tls_ca;              ///< PEM CA bundle that peers' certificates must chain to
 };
 
 /// One entry of cluster.nodes.

@@ -93,5 +93,10 @@ inline constexpr std::int64_t heartbeat_ms = 500;
 /// Three seconds of silence (six heartbeats) before a peer is declared dead:
 /// tolerates lost heartbeats and GC-free hiccups, still fails over within seconds.
 inline constexpr std::int64_t failure_timeout_ms = 3000;
+/// Off: nodes with different settings cannot talk, so any other default would split
+/// an existing cluster during a rolling upgrade, and the safe mode ("mutual") needs
+/// certificates only the operator can issue. gotel warns when a cluster address is
+/// not loopback and this is off (docs/security.md).
+inline constexpr const char* cluster_tls = "off";
 
 }  // namespace gotel::defaults

@@ -117,6 +117,19 @@ int main(int argc, char** argv) {
     }
   }
 
+  // Unencrypted cluster traffic that leaves the machine is allowed (rolling
+  // upgrades, private links) but never unnoticed.
+  if (cfg.cluster.tls == "off") {
+    std::string ignored;
+    for (const auto& n : gotel::parse_nodes(cfg.cluster.nodes, ignored))
+      if (!gotel::is_loopback_host(n.cluster_host)) {
+        spdlog::warn("cluster traffic is not encrypted (cluster.tls = \"off\") and {} is not a "
+                     "loopback address: anyone on the path can read it (docs/security.md)",
+                     n.cluster_host);
+        break;
+      }
+  }
+
   std::string error;
   auto node = gotel::node::start(cfg, error);
   if (!node) {

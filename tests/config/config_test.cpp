@@ -455,6 +455,41 @@ TEST(config_validate, tls_min_version_is_1_2_or_1_3) {
   EXPECT_TRUE(load_set("server.tls_min_version", "1.3").value);
 }
 
+TEST(config_validate, cluster_tls_mode) {
+  EXPECT_EQ(default_config().cluster.tls, defaults::cluster_tls);
+  EXPECT_THAT(invalid_with("cluster.tls", "on"),
+              HasSubstr("cluster.tls must be off, mutual or anonymous"));
+  EXPECT_TRUE(load_set("cluster.tls", "anonymous").value);
+}
+
+TEST(config_validate, cluster_tls_mutual_needs_cert_key_and_ca) {
+  auto e = error_of(load_sets({{"cluster.tls", "mutual"}, {"cluster.tls_cert", "/n1.pem"}}));
+  EXPECT_THAT(e, HasSubstr("missing: cluster.tls_key, cluster.tls_ca"));
+  EXPECT_TRUE(load_sets({{"cluster.tls", "mutual"},
+                         {"cluster.tls_cert", "/n1.pem"},
+                         {"cluster.tls_key", "/n1.key"},
+                         {"cluster.tls_ca", "/ca.pem"}})
+                  .value);
+}
+
+TEST(config_validate, cluster_tls_files_without_mutual_are_an_error_not_ignored) {
+  // A certificate configured while cluster.tls is off would be silently unused.
+  EXPECT_THAT(error_of(load_set("cluster.tls_cert", "/n1.pem")),
+              HasSubstr("only used with cluster.tls = \"mutual\" (cluster.tls is \"off\")"));
+  EXPECT_THAT(error_of(load_sets({{"cluster.tls", "anonymous"}, {"cluster.tls_ca", "/ca.pem"}})),
+              HasSubstr("(cluster.tls is \"anonymous\")"));
+}
+
+TEST(config_validate, cluster_tls_key_passphrase_is_masked) {
+  auto r = load_sets({{"cluster.tls", "mutual"},
+                      {"cluster.tls_cert", "/n1.pem"},
+                      {"cluster.tls_key", "/n1.key"},
+                      {"cluster.tls_key_passphrase", "pass-7731"},
+                      {"cluster.tls_ca", "/ca.pem"}});
+  ASSERT_TRUE(r.value) << r.error;
+  EXPECT_EQ(to_toml(*r.value).find("pass-7731"), std::string::npos);
+}
+
 TEST(config_validate, reports_every_broken_rule) {
   const auto e = error_of(load_sets({{"server.io_threads", "-1"}, {"alerts.grace_seconds", "-1"}}));
   EXPECT_THAT(e, HasSubstr("server.io_threads"));

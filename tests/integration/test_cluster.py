@@ -31,10 +31,13 @@ def free_port():
 
 class BlockingProxy:
     """A TCP forwarder on 127.0.0.1 that the test can cut (partition) and heal.
-    Cut: every relayed connection is closed and new ones are refused."""
+    Cut: every relayed connection is closed and new ones are refused. With
+    `capture`, every relayed byte (both directions) is kept in `captured`, to
+    check what an eavesdropper on the path sees (test_cluster_tls.py)."""
 
-    def __init__(self, target_port):
+    def __init__(self, target_port, capture=False):
         self.target = target_port
+        self.captured = bytearray() if capture else None
         self.blocked = False
         self.lock = threading.Lock()
         self.conns = []
@@ -73,6 +76,9 @@ class BlockingProxy:
                     data = s.recv(65536)
                     if not data:
                         raise OSError("closed")
+                    if self.captured is not None:
+                        with self.lock:
+                            self.captured += data
                     (b if s is a else a).sendall(data)
         except OSError:
             pass

@@ -1,11 +1,13 @@
 """What survives a stop or a crash of the real process on the same data directory."""
 
 import http.client
+import os
+import subprocess
 import threading
 import time
 import unittest
 
-from gotel_harness import GotelTestCase, http_request
+from gotel_harness import GotelTestCase, gotel_bin, http_request
 
 
 def stable(jobs):
@@ -15,6 +17,16 @@ def stable(jobs):
 
 
 class RestartTest(GotelTestCase):
+    def test_unusable_data_dir_is_a_startup_error_not_a_crash(self):
+        # Regression: node::start's early return destroyed a node without a
+        # group committer, and gotel died of SIGSEGV before printing why.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GOTEL_")}
+        out = subprocess.run([gotel_bin(), "--data-dir", "/proc/gotel-no-such/data",
+                              "--listen", "127.0.0.1:0"],
+                             capture_output=True, text=True, timeout=20, env=env)
+        self.assertEqual(out.returncode, 1, out.stdout + out.stderr)
+        self.assertIn("cannot open the data directory", out.stdout + out.stderr)
+
     def test_clean_restart_keeps_everything(self):
         g = self.server()
         g.reserve("A1", "C1", 5, "minutes", owner="me@example.com", notify="a@x.com,b@x.com",
