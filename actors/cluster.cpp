@@ -271,8 +271,13 @@ void elect(cluster_pointer self, time_point now) {
 /// transport mismatch (cluster.tls differs) or a refused certificate looks
 /// like from the connecting side; CAF 0.17 reports nothing on the accepting
 /// side, which sees it only as its own attempts to connect failing.
+/// CAF reports cannot_connect_to_node both when TCP fails (with the context
+/// ("ip_connect failed", host, port)) and when its OpenSSL transport's client
+/// handshake fails after TCP connected (with no context): a TLS node meeting a
+/// plain one sees either disconnect_during_handshake or the latter, depending
+/// on how the plain side parses the (random) ClientHello.
 bool reached_but_failed(const caf::error& err) {
-  return err != caf::sec::cannot_connect_to_node;
+  return err != caf::sec::cannot_connect_to_node || err.context().empty();
 }
 
 std::string transport_hint(cluster_transport t, const std::string& id) {
