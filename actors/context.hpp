@@ -28,6 +28,9 @@ struct node_context {
   std::size_t history_limit = 50;   ///< checkins kept per reservation
   std::string srv;                  ///< this node's address, for {srv}
   std::vector<std::string> channels;  ///< alerter names each alert goes to
+  /// Reservations one app may hold (server.max_reservations_per_app); 0 = no
+  /// limit. Enforced by the coordinator actor when it creates one.
+  std::uint64_t max_reservations_per_app = 0;
   caf::actor dispatcher;            ///< receives (dispatch_atom, intents) once durable
   std::vector<caf::actor> timers;   ///< timer shards (actors/timer_shard.hpp)
   std::atomic<std::uint64_t> next_job_id{1};

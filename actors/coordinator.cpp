@@ -13,14 +13,52 @@ caf::error no_reservation(const std::string& app, const std::string& component) 
   return make_error(errc::not_found, "no reservation " + app + "/" + component);
 }
 
-/// Registers `hdl` for `key` and indexes its ping uuid.
+/// The normalized app of a reservation key (the part before the NUL).
+std::string app_of_key(const std::string& key) {
+  return key.substr(0, key.find('\0'));
+}
+
+/// Registers `hdl` for `key`, indexes its ping uuid and counts it for its app.
 coordinator_state::entry& add_entry(coordinator_pointer self, const std::string& key,
                                     reservation_actor hdl, const std::string& uuid) {
   auto& st = self->state;
-  auto& e = st.registry[key];
-  e = coordinator_state::entry{std::move(hdl), false, uuid};
+  auto [i, added] = st.registry.try_emplace(key);
+  if (added)
+    st.per_app[app_of_key(key)] += 1;
+  i->second = coordinator_state::entry{std::move(hdl), false, uuid};
   st.uuids[uuid] = key;
-  return e;
+  return i->second;
+}
+
+/// Unregisters `i` (its uuid, its app's count).
+void erase_entry(coordinator_pointer self,
+                 std::unordered_map<std::string, coordinator_state::entry>::iterator i) {
+  auto& st = self->state;
+  auto u = st.uuids.find(i->second.uuid);
+  if (u != st.uuids.end() && u->second == i->first)
+    st.uuids.erase(u);
+  auto n = st.per_app.find(app_of_key(i->first));
+  if (n != st.per_app.end() && --n->second == 0)
+    st.per_app.erase(n);
+  st.registry.erase(i);
+}
+
+/// Refuses a new reservation for `app` when it already holds the configured
+/// maximum (server.max_reservations_per_app); none when it may be created.
+/// Only creations by this node's clients are checked: replicated changes and
+/// restores mirror what a coordinator already accepted.
+caf::error over_limit(coordinator_pointer self, const std::string& app) {
+  auto& st = self->state;
+  auto limit = st.ctx->max_reservations_per_app;
+  if (limit == 0)
+    return {};
+  auto i = st.per_app.find(normalize_name(app));
+  if (i == st.per_app.end() || i->second < limit)
+    return {};
+  return make_error(errc::limit_reached,
+                    "app " + app + " already has " + std::to_string(i->second)
+                      + " reservations, the most server.max_reservations_per_app allows ("
+                      + std::to_string(limit) + "); check one out or raise the limit");
 }
 
 /// Records stored before ping ids existed get the id derived from their key,
@@ -69,12 +107,8 @@ void remove_entry(coordinator_pointer self, const std::string& key, caf::message
       [=](reservation_record& rec) mutable {
         auto& st = self->state;
         auto i = st.registry.find(key);
-        if (i != st.registry.end() && i->second.actor == hdl) {
-          auto u = st.uuids.find(i->second.uuid);
-          if (u != st.uuids.end() && u->second == key)
-            st.uuids.erase(u);
-          st.registry.erase(i);
-        }
+        if (i != st.registry.end() && i->second.actor == hdl)
+          erase_entry(self, i);
         if (rp)
           rp->deliver(std::move(rec));
       },
@@ -109,6 +143,8 @@ coordinator_actor::behavior_type coordinator(coordinator_pointer self, node_cont
                                               + " is being checked out; retry");
         return self->delegate(i->second.actor, reserve_atom::value, std::move(req));
       }
+      if (auto err = over_limit(self, req.app))
+        return err;
       reservation_record rec;
       rec.job_id = st.ctx->next_job_id.fetch_add(1);
       rec.app = req.app;
@@ -156,6 +192,8 @@ coordinator_actor::behavior_type coordinator(coordinator_pointer self, node_cont
       if (i == st.registry.end()) {
         if (!req.create || !req.uuid.empty())
           return no_reservation(req.app, req.component);
+        if (auto err = over_limit(self, req.app))
+          return err;
         reservation_record rec;
         rec.job_id = st.ctx->next_job_id.fetch_add(1);
         rec.app = req.app;
@@ -275,7 +313,7 @@ coordinator_actor::behavior_type coordinator(coordinator_pointer self, node_cont
       storage::status status;
       auto rec = st.ctx->db->get_reservation(key, status);
       if (!rec) {
-        st.registry.erase(i);  // never persisted: nothing to restore
+        erase_entry(self, i);  // never persisted: nothing to restore
         return;
       }
       st.restarts += 1;

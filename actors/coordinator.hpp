@@ -54,6 +54,11 @@ struct coordinator_state {
   /// Ping uuid -> reservation key, for /ping/<uuid>. Rebuilt from the records
   /// at restore and kept with the registry (create, replicated apply, removal).
   std::unordered_map<std::string, std::string> uuids;
+  /// Normalized app -> entries in `registry` (closing ones included: their slot
+  /// is free once the removal is durable). Kept with the registry, so
+  /// server.max_reservations_per_app is checked in O(1) and is right after a
+  /// restore or a catch-up; an app whose count drops to zero is erased.
+  std::unordered_map<std::string, std::uint64_t> per_app;
   std::uint64_t restarts = 0;
   /// The coordinator takes its reservation actors down with it.
   ~coordinator_state() {

@@ -15,6 +15,7 @@ const char* name_of(errc code) {
     case errc::invalid_argument: return "invalid_argument";
     case errc::unavailable: return "unavailable";
     case errc::no_coordinator: return "no_coordinator";
+    case errc::limit_reached: return "limit_reached";
   }
   return "unknown";
 }

@@ -17,6 +17,7 @@ enum class errc : std::uint8_t {
   invalid_argument,  ///< a request the actor layer refuses
   unavailable,       ///< shutting down, or the actor did not answer in time
   no_coordinator,    ///< cluster: no coordinator is reachable from this node
+  limit_reached,     ///< a new reservation beyond server.max_reservations_per_app
 };
 
 caf::error make_error(errc code);

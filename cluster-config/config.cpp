@@ -110,6 +110,15 @@ const std::vector<setting>& settings() {
                                              "SHA-256 hex digests of read-only API keys (GET only)"),
       row<in_server, &S::open_api>("server.open_api", defaults::open_api,
                                    "allow listening on a non-loopback address with no API keys"),
+      row<in_server, &S::ping_keys>("server.ping_keys", unset,
+                                    "per-app ping keys that may only check in: app:sha256hex"
+                                    " entries (app * = every app), comma-separated"),
+      row<in_server, &S::open_uuid_pings>("server.open_uuid_pings", defaults::open_uuid_pings,
+                                          "/ping/<uuid> needs no key even when keys are"
+                                          " configured (the uuid is the credential)"),
+      row<in_server, &S::max_reservations_per_app>(
+          "server.max_reservations_per_app", defaults::max_reservations_per_app,
+          "reservations one app may hold; creating more gets 403; 0 = unlimited"),
       row<in_server, &S::max_header_bytes>("server.max_header_bytes", defaults::max_header_bytes,
                                            "largest accepted request line and headers (431)"),
       row<in_server, &S::idle_timeout_ms>("server.idle_timeout_ms", defaults::idle_timeout_ms,
@@ -665,6 +674,8 @@ std::string validate(const config& cfg) {
   require(s.max_connections_per_client >= 0 && s.max_connections_per_client <= UINT32_MAX,
           "server.max_connections_per_client must be >= 0, got "
               + n(s.max_connections_per_client));
+  require(s.max_reservations_per_app >= 0,
+          "server.max_reservations_per_app must be >= 0, got " + n(s.max_reservations_per_app));
   require(s.rate_limit_per_second >= 0,
           "server.rate_limit_per_second must be >= 0, got " + n(s.rate_limit_per_second));
   require(s.rate_limit_burst >= 1,

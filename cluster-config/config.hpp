@@ -30,6 +30,10 @@ struct server_config {
   std::string api_keys;            ///< SHA-256 hex digests of read-write keys, comma-separated
   std::string read_only_api_keys;  ///< SHA-256 hex digests of read-only (GET) keys
   bool open_api = false;           ///< allow a non-loopback listener with no keys
+  std::string ping_keys;           ///< `app:sha256hex` ping keys (check-ins only),
+                                   ///< comma-separated
+  bool open_uuid_pings = false;    ///< /ping/<uuid> needs no key even when keys are configured
+  std::int64_t max_reservations_per_app = 0;  ///< 0 = unlimited
   std::int64_t max_header_bytes = 0;
   std::int64_t idle_timeout_ms = 0;
   std::int64_t read_timeout_ms = 0;

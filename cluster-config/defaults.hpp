@@ -29,6 +29,13 @@ inline constexpr std::int64_t history_per_reservation = 50;
 inline constexpr bool sync_writes = true;
 /// Exposing the API to the network without keys must be a decision, not an accident.
 inline constexpr bool open_api = false;
+/// A ping uuid may be derived from its app and component (records stored before
+/// uuids existed) and is listed to read-only keys: not a secret unless chosen
+/// to be.
+inline constexpr bool open_uuid_pings = false;
+/// Far above any real team's crontabs, low enough that a leaked ping key with
+/// ?create=1 (or a runaway script) cannot fill memory and disk.
+inline constexpr std::int64_t max_reservations_per_app = 10000;
 /// Beast's default; real clients send well under 2 KiB of headers.
 inline constexpr std::int64_t max_header_bytes = 16 * 1024;
 /// Keeps keep-alive connections of busy cron hosts reused without hoarding sockets.

@@ -35,6 +35,8 @@ http::status status_for(errc code) {
     case errc::not_found: return http::status::not_found;
     case errc::conflict: return http::status::conflict;
     case errc::invalid_argument: return http::status::bad_request;
+    // As Healthchecks answers a check over the account's limit.
+    case errc::limit_reached: return http::status::forbidden;
     case errc::none: return http::status::ok;
     case errc::storage_failure:
     case errc::no_coordinator:

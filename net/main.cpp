@@ -92,10 +92,13 @@ int main(int argc, char** argv) {
   std::string auth_error;
   auto auth = gotel::make_auth_policy(cfg.server.api_keys, cfg.server.read_only_api_keys,
                                       auth_error);
-  if (!auth) {
+  auto ping_keys = auth ? gotel::parse_ping_keys(cfg.server.ping_keys, auth_error) : std::nullopt;
+  if (!auth || !ping_keys) {
     std::cerr << "gotel: configuration error: " << auth_error << "\n";
     return 2;
   }
+  auth->ping = std::move(*ping_keys);
+  auth->open_uuid_pings = cfg.server.open_uuid_pings;
   if (!auth->enabled() && !gotel::is_loopback_host(hp->first) && !cfg.server.open_api) {
     std::cerr << "gotel: refusing to listen on " << cfg.server.listen
               << " with no API keys: anyone who can reach it could change every reservation."

@@ -200,6 +200,10 @@ void handle_ping(http_request&& req, std::string_view path, std::string_view que
           case errc::conflict:
             respond(text_response(http::status::bad_request, message_of(res.error()), head));
             return;
+          // ?create=1 beyond server.max_reservations_per_app
+          case errc::limit_reached:
+            respond(text_response(http::status::forbidden, message_of(res.error()), head));
+            return;
           default:
             respond(text_response(http::status::service_unavailable,
                                   "unavailable: " + message_of(res.error()), head));

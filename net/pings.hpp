@@ -6,7 +6,9 @@
 /// with `?create=1` (slug form: create an unknown reservation) and `?rid=`
 /// (run id). HEAD, GET and POST are accepted; a POST body is the ping log.
 /// Answers are text, as Healthchecks answers: 200 "OK", 404 "not found",
-/// 400 with what is wrong.
+/// 400 with what is wrong, 403 for ?create=1 beyond the app's reservation
+/// limit. Keys are checked before (net/auth.hpp), which also serves
+/// Healthchecks' /ping/<ping-key>/<slug> as the slug form of the key's app.
 
 #include "actors/messages.hpp"
 #include "net/bridge.hpp"
