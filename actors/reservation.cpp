@@ -673,6 +673,12 @@ reservation_actor::behavior_type reservation(reservation_pointer self, node_cont
       auto& st = self->state;
       if (st.closing)
         return st.rec;
+      // Every early answer comes before make_response_promise: in CAF 0.17 the
+      // promise takes the request over, so a value returned after it is never
+      // sent, and a promise dropped undelivered sends nothing either (a
+      // duplicate replication then went unanswered for ever).
+      if (!ch.deleted && ch.rec.revision <= st.rec.revision)
+        return st.rec;  // already as new, or newer
       auto rp = self->make_response_promise<reservation_record>();
       storage::write_batch batch;
       if (ch.deleted) {
@@ -682,8 +688,6 @@ reservation_actor::behavior_type reservation(reservation_pointer self, node_cont
         persist(self, std::move(batch), rp, {}, true, std::nullopt, replication::no);
         return rp;
       }
-      if (ch.rec.revision <= st.rec.revision)
-        return st.rec;  // already as new, or newer
       st.rec = std::move(ch.rec);
       adopt_times(self);
       batch.put(st.key, st.rec);

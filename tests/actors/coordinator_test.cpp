@@ -114,6 +114,29 @@ TEST_F(coordinator_test, replicated_reservations_count_but_are_never_refused) {
   EXPECT_TRUE(try_reserve("etl", "d")) << "one left: a slot is free";
 }
 
+TEST_F(coordinator_test, a_replicated_change_already_held_is_still_answered) {
+  // A worker that caught up before the coordinator's replication arrived
+  // holds the revision already; the replication must still be confirmed, or
+  // the coordinator answers its client 503 for a write every node has. Also
+  // when the record is late on arrival (its placeholder alerts, bumping the
+  // local revision before the change is applied).
+  for (unix_ms created : {wall_now(), unix_ms{0}}) {
+    repl_change ch;
+    ch.key = reservation_key("etl", created == 0 ? "late" : "fresh");
+    ch.rec.job_id = 100;
+    ch.rec.app = "etl";
+    ch.rec.component = created == 0 ? "late" : "fresh";
+    ch.rec.frequency = 1;
+    ch.rec.unit = time_unit::hours;
+    ch.rec.revision = 1;
+    ch.rec.created_ms = created;
+    ASSERT_TRUE(call(caf::make_message(apply_atom::value, ch))) << ch.key;
+    auto again = call(caf::make_message(apply_atom::value, ch));
+    ASSERT_TRUE(again) << ch.key;
+    EXPECT_GE(again->revision, 1u);
+  }
+}
+
 TEST_F(coordinator_test, zero_means_no_limit) {
   max_reservations_per_app = 0;
   stop_actors();
