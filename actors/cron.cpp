@@ -260,7 +260,13 @@ std::optional<unix_ms> next_run(const cron_schedule& s, std::string_view tz, uni
     return zone ? zone->to_sys(t, date::choose::earliest) : sys_seconds{t.time_since_epoch()};
   };
   auto local = date::floor<minutes>(to_local(after_s));
-  auto limit_year = date::year_month_day{date::floor<date::days>(local)}.year() + date::years{10};
+  // The Gregorian calendar repeats every 400 years (146,097 days, a whole number
+  // of weeks), so a day rule with no match in one cycle never matches. Ten years
+  // were not enough: "0 0 29 2 */7" (29 February AND a Sunday) runs 28 years
+  // apart, and a leap day on a given weekday can be 40 years away across 2100.
+  // Days are skipped one at a time and months whole, so a full cycle is about
+  // 16,000 steps.
+  auto limit_year = date::year_month_day{date::floor<date::days>(local)}.year() + date::years{400};
   for (int guard = 0; guard < 500000; ++guard) {
     auto day = date::floor<date::days>(local);
     date::year_month_day ymd{day};

@@ -59,8 +59,9 @@ cron_result parse_cron(std::string_view expr);
 std::optional<std::string> time_zone_error(std::string_view tz);
 
 /// The first run strictly after `after` (Unix ms), reading the schedule in
-/// zone `tz` (empty or "UTC" = UTC). nullopt for an unknown zone, or when the
-/// schedule has no run in the next ten years (parse_cron refuses those).
+/// zone `tz` (empty or "UTC" = UTC). nullopt for an unknown zone; every
+/// schedule parse_cron accepts has a next run, however far (the search covers a
+/// whole 400-year Gregorian cycle, after which the calendar repeats).
 std::optional<unix_ms> next_run(const cron_schedule& schedule, std::string_view tz,
                                  unix_ms after);
 

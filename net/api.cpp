@@ -15,6 +15,9 @@
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
 #include <vector>
 
 namespace gotel {
@@ -139,7 +142,9 @@ struct api::impl : std::enable_shared_from_this<api::impl> {
   std::vector<caf::actor> bridges;
   std::atomic<std::size_t> next_bridge{0};
   /// Store scans (listings, pages) run here, never on I/O or scheduler threads.
-  boost::asio::thread_pool pool{2};
+  /// Null once stopped; guarded by pool_mtx (jobs are posted from any thread).
+  std::unique_ptr<boost::asio::thread_pool> pool = std::make_unique<boost::asio::thread_pool>(2);
+  std::mutex pool_mtx;
   /// host:port the HTTP server is bound to (set once before serving).
   std::string bound_address;
   /// What net/manage.cpp's handlers use (set once, right after construction).
@@ -154,10 +159,35 @@ struct api::impl : std::enable_shared_from_this<api::impl> {
       bridges.push_back(spawn_bridge(n.system(), n.coordinator(), &n.context(), timeout));
   }
 
-  ~impl() {
-    pool.join();
+  /// Runs `job` on the pool; after stop() drops it (and what it holds).
+  void run_blocking(std::function<void()> job) {
+    std::lock_guard<std::mutex> guard{pool_mtx};
+    if (pool)
+      boost::asio::post(*pool, std::move(job));
+  }
+
+  /// See api::stop(). Must not run on a pool thread (it joins them); the api
+  /// calls it from its owner's thread, so the jobs' references to this impl
+  /// (shared_from_this) are never the last ones.
+  void stop() {
+    std::unique_ptr<boost::asio::thread_pool> p;
+    {
+      std::lock_guard<std::mutex> guard{pool_mtx};
+      p = std::move(pool);
+    }
+    if (!p)
+      return;
+    // Queued jobs are dropped, not run: their answers would go to a server that
+    // no longer writes. The running ones finish before this returns.
+    p->stop();
+    p.reset();  // joins, then destroys the dropped jobs and their responders
+    // The bridges hold the callbacks of requests still asking an actor; each
+    // keeps its connection alive, so they must be gone before the server is.
+    caf::scoped_actor self{n.system()};
     for (auto& b : bridges)
-      caf::anon_send_exit(b, caf::exit_reason::user_shutdown);
+      self->send_exit(b, caf::exit_reason::user_shutdown);
+    for (auto& b : bridges)
+      self->wait_for(b);
   }
 
   const caf::actor& bridge() {
@@ -195,9 +225,7 @@ struct api::impl : std::enable_shared_from_this<api::impl> {
   /// Runs `produce` on the pool and answers with what it returns.
   template <class F>
   void offload(responder respond, F produce) {
-    boost::asio::post(pool, [respond = std::move(respond), produce]() mutable {
-      respond(produce());
-    });
+    run_blocking([respond = std::move(respond), produce]() mutable { respond(produce()); });
   }
 
   /// The cluster as this node sees it; a single node is its own coordinator.
@@ -372,7 +400,7 @@ api::api(node& n) : impl_(std::make_shared<impl>(n)) {
   };
   s->run_blocking = [w](std::function<void()> fn) {
     if (auto d = w.lock())
-      boost::asio::post(d->pool, std::move(fn));
+      d->run_blocking(std::move(fn));
   };
   s->cluster_view = [w] {
     auto d = w.lock();
@@ -381,7 +409,13 @@ api::api(node& n) : impl_(std::make_shared<impl>(n)) {
   impl_->services = std::move(s);
 }
 
-api::~api() = default;
+api::~api() {
+  stop();
+}
+
+void api::stop() {
+  impl_->stop();
+}
 
 void api::set_bound_address(std::string address) {
   impl_->bound_address = std::move(address);

@@ -13,7 +13,14 @@ class api {
  public:
   /// `n` must outlive the api.
   explicit api(node& n);
+  /// Calls stop().
   ~api();
+
+  /// Drops the blocking jobs still queued, waits for the running ones and
+  /// stops the bridges, so that no request callback (each holding its
+  /// connection) outlives this call. Call it from the thread that owns the api,
+  /// after http_server::stop() and before the server is destroyed. Idempotent.
+  void stop();
 
   /// The handler to give http_server.
   http_handler handler();

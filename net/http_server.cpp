@@ -239,14 +239,17 @@ class session : public std::enable_shared_from_this<session<Stream>> {
 }  // namespace
 
 struct http_server::impl {
+  // Sessions refer to opts, handler and limits, and the last of them are
+  // destroyed with the handlers still queued in ioc (answers posted after
+  // stop()), so these three are declared, and thus outlive, ioc.
   http_server_options opts;
   http_handler handler;
+  std::unique_ptr<client_limits> limits;
   asio::io_context ioc;
   tcp::acceptor acceptor{ioc};
   std::vector<std::thread> threads;
   std::uint16_t port = 0;
   bool running = false;
-  std::unique_ptr<client_limits> limits;
 
   void accept() {
     acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket s) {

@@ -172,6 +172,9 @@ int main(int argc, char** argv) {
   sigwait(&stop_signals, &sig);
   spdlog::info("gotel: signal {}, shutting down", sig);
   server.stop();
+  // Before the server goes: requests still on the api's pool or waiting for an
+  // actor hold their connections, which must not outlive the server's I/O.
+  api.stop();
   node->stop();
   return 0;
 }

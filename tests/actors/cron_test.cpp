@@ -143,6 +143,23 @@ TEST(cron_next, utc_basics_strictly_after) {
   EXPECT_EQ(next_run("0 0 29 2 *", "UTC", utc(2025, 1, 1)), utc(2028, 2, 29)) << "leap day";
 }
 
+// Found by tests/fuzz/fuzz_cron.cpp (its input: "1 0 */21 5 5" in Pacific/Chatham):
+// next_run gave up after ten years, so an accepted schedule whose day rule (a
+// `*`-led field means AND) is met only years apart had no next run, against
+// cron.hpp's contract.
+TEST(cron_next, rare_day_rule_decades_away_still_has_a_next_run) {
+  // 1 or 22 May AND a Friday: 21 May 2026, then 1 May 2037 (00:01 at +12:45).
+  EXPECT_EQ(next_run("1 0 */21 5 5", "Pacific/Chatham", utc(2026, 5, 21, 11, 16)),
+            utc(2037, 4, 30, 11, 16));
+  // 29 February AND a Sunday: 2032, then 2060 (28 years).
+  EXPECT_EQ(next_run("0 0 29 2 */7", "UTC", utc(2024, 1, 1)), utc(2032, 2, 29));
+  EXPECT_EQ(next_run("0 0 29 2 */7", "UTC", utc(2032, 2, 29)), utc(2060, 2, 29));
+  // ... and across 2300, which is no leap year: 2280, then 2320 (40 years).
+  EXPECT_EQ(next_run("0 0 29 2 */7", "UTC", utc(2280, 3, 1)), utc(2320, 2, 29));
+  // 1 February (`*/31` = day 1, `*`-led) AND a Monday: 2027, then 2038 (11 years).
+  EXPECT_EQ(next_run("0 0 */31 2 1", "Europe/Berlin", utc(2027, 2, 1)), utc(2038, 1, 31, 23));
+}
+
 TEST(cron_next, day_of_month_or_day_of_week_like_vixie_cron) {
   // 2024-09-01 is a Sunday; the 13th of September 2024 is a Friday.
   // Both restricted: the 13th OR any Friday.

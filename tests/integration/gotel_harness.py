@@ -21,6 +21,9 @@ import unittest
 
 HOST = "127.0.0.1"
 DEFAULT_WAIT_S = 10.0
+# How sanitizer reports begin (scripts/test-sanitizers builds gotel with them).
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error: ",
+                     "WARNING: ThreadSanitizer")
 
 
 def gotel_bin():
@@ -204,6 +207,20 @@ class GotelServer:
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
 
+    def sanitizer_report(self):
+        """The log from the first sanitizer report on (ASan, LSan, UBSan, TSan), or None.
+
+        A report aborts the process, but a process that aborts after a test's last
+        request, or that the test then kills, would otherwise pass unnoticed.
+        """
+        try:
+            with open(self.log_path, "rb") as f:
+                text = f.read().decode("utf-8", "replace")
+        except OSError:
+            return None
+        starts = [i for i in (text.find(m) for m in SANITIZER_MARKERS) if i >= 0]
+        return text[min(starts):][:8000] if starts else None
+
     def log_tail(self, n=40):
         try:
             with open(self.log_path, "rb") as f:
@@ -336,12 +353,19 @@ class GotelTestCase(unittest.TestCase):
             self.fail("GOTEL_BIN does not point at an executable: %s" % gotel_bin())
 
     def tearDown(self):
+        reports = []
         for s in self._servers:
             if s.alive() and self._outcome_failed():
                 print("\n--- gotel log tail (%s) ---\n%s" % (self.id(), s.log_tail()))
+            s.kill()
+            report = s.sanitizer_report()
+            if report:
+                reports.append(report)
             s.cleanup()
         for r in self._receivers:
             r.close()
+        if reports:
+            self.fail("sanitizer report from gotel:\n" + "\n".join(reports))
 
     def _outcome_failed(self):
         outcome = getattr(self, "_outcome", None)

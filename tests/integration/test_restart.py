@@ -2,12 +2,13 @@
 
 import http.client
 import os
+import socket
 import subprocess
 import threading
 import time
 import unittest
 
-from gotel_harness import GotelTestCase, gotel_bin, http_request
+from gotel_harness import HOST, GotelTestCase, gotel_bin, http_request
 
 
 def stable(jobs):
@@ -58,6 +59,33 @@ class RestartTest(GotelTestCase):
         ids = [j["job_id"] for j in before]
         self.assertNotIn(g.job("A4", "C4")["job_id"], ids)
         self.assertEqual(g.checkin("A3", "C3").status, 404)  # checked out stays out
+
+    def test_sigterm_with_listings_queued_exits_cleanly(self):
+        # Regression: the last reference to the api's state could be dropped by
+        # a listing finishing on the api's own pool after SIGTERM; its
+        # destructor then joined that pool from inside it and gotel hung (or
+        # aborted), which ASan's slower listings made likely. Here SIGTERM
+        # lands while a backlog of listings is queued.
+        g = self.server()
+        for i in range(200):
+            g.reserve("Backlog", "C%d" % i, 1, "hours")
+        request = b"GET /reservation HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        socks = []
+        try:
+            for _ in range(40):
+                s = socket.create_connection((HOST, g.port), timeout=10)
+                s.sendall(request)
+                socks.append(s)
+            # The first answer means the pool is busy and the rest are queued.
+            socks[0].recv(1)
+            started = time.monotonic()
+            self.assertEqual(g.stop(timeout=30), 0, "SIGTERM exit code; log:\n" + g.log_tail())
+            self.assertLess(time.monotonic() - started, 10, "slow shutdown; log:\n" + g.log_tail())
+        finally:
+            for s in socks:
+                s.close()
+        g.start()
+        self.assertEqual(len(g.user_jobs()), 200)
 
     def test_acknowledged_checkins_survive_kill_9(self):
         g = self.server()
