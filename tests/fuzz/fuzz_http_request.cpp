@@ -1,8 +1,9 @@
 // Fuzzes the HTTP request path: arbitrary bytes through Beast's request_parser
 // with the server's limits (net/http_server.hpp), and every request that parses
-// through API-key checking (net/auth.hpp) and the API's body parsing for its
-// endpoint (net/requests.hpp).
-// Properties: no crash, no UB, no exception escaping; limits hold.
+// through API-key and ping-key checking (net/auth.hpp) and the API's body
+// parsing for its endpoint (net/requests.hpp).
+// Properties: no crash, no UB, no exception escaping; limits hold; the target
+// served after authorization holds no ping key and no `key=` parameter.
 
 #include "net/auth.hpp"
 #include "net/http_server.hpp"
@@ -46,14 +47,36 @@ void route(const http_request& req, const field_limits& lim) {
   }
 }
 
+/// Whether `target`'s query string has a parameter named `key`.
+bool has_key_param(std::string_view target) {
+  auto q = target.find('?');
+  if (q == std::string_view::npos)
+    return false;
+  auto query = target.substr(q + 1);
+  while (true) {
+    auto amp = query.find('&');
+    auto param = query.substr(0, amp);
+    if (param.substr(0, param.find('=')) == "key")
+      return true;
+    if (amp == std::string_view::npos)
+      return false;
+    query.remove_prefix(amp + 1);
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const http_server_options opts;  // the server's default limits
   const field_limits lim;
+  // Ping key "pk" may check in for app "billing", "pw" for every app; the
+  // seed corpus presents them in paths, queries and headers.
   static const auth_policy keys = [] {
     std::string error;
-    return *make_auth_policy(sha256_hex("k"), sha256_hex("abc"), error);
+    auto policy = *make_auth_policy(sha256_hex("k"), sha256_hex("abc"), error);
+    policy.ping =
+      *parse_ping_keys("billing:" + sha256_hex("pk") + ",*:" + sha256_hex("pw"), error);
+    return policy;
   }();
   // Several requests may follow each other on one keep-alive connection.
   std::size_t offset = 0;
@@ -83,7 +106,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     auto req = parser.release();
     require(req.body().size() <= opts.body_limit);
     (void)presented_key(req);
-    (void)authorize(keys, req);
+    (void)classify_signal(req);
+    if (!authorize(keys, req)) {
+      std::string_view target{req.target().data(), req.target().size()};
+      auto served = served_target(keys, target);
+      if (target.rfind("/ping/pk/", 0) == 0)
+        require(served.rfind("/ping/billing/", 0) == 0);
+      require(!has_key_param(served));
+    }
     route(req, lim);
   }
   return 0;
