@@ -30,16 +30,26 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-bool split_digests(std::string_view csv, const char* setting, std::vector<std::string>& out,
-                   std::string& error) {
+/// Calls `fn(item, n)` for each non-empty, trimmed entry of a comma-separated
+/// setting, `n` counting from 1 over every entry (for error messages); stops
+/// and returns false as soon as `fn` does.
+template <class Fn>
+bool for_each_entry(std::string_view csv, Fn fn) {
   std::size_t n = 0;
   while (!csv.empty()) {
     auto comma = csv.find(',');
     auto item = trim(csv.substr(0, comma));
     csv = comma == std::string_view::npos ? std::string_view{} : csv.substr(comma + 1);
     ++n;
-    if (item.empty())
-      continue;
+    if (!item.empty() && !fn(item, n))
+      return false;
+  }
+  return true;
+}
+
+bool split_digests(std::string_view csv, const char* setting, std::vector<std::string>& out,
+                   std::string& error) {
+  return for_each_entry(csv, [&](std::string_view item, std::size_t n) {
     if (!is_hex_digest(item)) {
       // Never echo the entry: it may be a raw key pasted by mistake.
       error = std::string{setting} + ": entry " + std::to_string(n)
@@ -50,8 +60,8 @@ bool split_digests(std::string_view csv, const char* setting, std::vector<std::s
     std::transform(digest.begin(), digest.end(), digest.begin(),
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     out.push_back(std::move(digest));
-  }
-  return true;
+    return true;
+  });
 }
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -180,14 +190,7 @@ std::optional<auth_policy> make_auth_policy(std::string_view read_write_csv,
 
 std::optional<std::vector<ping_key>> parse_ping_keys(std::string_view csv, std::string& error) {
   std::vector<ping_key> out;
-  std::size_t n = 0;
-  while (!csv.empty()) {
-    auto comma = csv.find(',');
-    auto item = trim(csv.substr(0, comma));
-    csv = comma == std::string_view::npos ? std::string_view{} : csv.substr(comma + 1);
-    ++n;
-    if (item.empty())
-      continue;
+  bool ok = for_each_entry(csv, [&](std::string_view item, std::size_t n) {
     auto colon = item.rfind(':');
     auto app = colon == std::string_view::npos ? std::string_view{} : trim(item.substr(0, colon));
     auto digest = colon == std::string_view::npos ? item : trim(item.substr(colon + 1));
@@ -195,16 +198,19 @@ std::optional<std::vector<ping_key>> parse_ping_keys(std::string_view csv, std::
     auto where = "server.ping_keys: entry " + std::to_string(n);
     if (app.empty() || app.find_first_not_of(' ') == std::string_view::npos) {
       error = where + " must be app:sha256hex (or *:sha256hex for every app)";
-      return std::nullopt;
+      return false;
     }
     std::vector<std::string> digests;
     if (!split_digests(digest, "server.ping_keys", digests, error) || digests.size() != 1) {
       error = where + " is not app:<SHA-256 hex digest> (64 hex digits); store sha256(key), "
                       "not the key";
-      return std::nullopt;
+      return false;
     }
     out.push_back(ping_key{std::string{app}, std::move(digests.front())});
-  }
+    return true;
+  });
+  if (!ok)
+    return std::nullopt;
   return out;
 }
 

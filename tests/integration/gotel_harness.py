@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import threading
@@ -33,6 +34,19 @@ def gotel_bin():
             os.path.dirname(os.path.abspath(__file__)), "..", "..")
         path = os.path.join(src, "build", "gotel")
     return path
+
+
+def closed_within(sock, seconds):
+    """True when the peer closes `sock` within `seconds` (EOF or reset)."""
+    sock.settimeout(seconds)
+    try:
+        while True:
+            if not sock.recv(4096):
+                return True
+    except (ConnectionResetError, BrokenPipeError):
+        return True
+    except socket.timeout:
+        return False
 
 
 def wait_until(predicate, timeout=DEFAULT_WAIT_S, interval=0.05):

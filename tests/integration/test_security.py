@@ -11,7 +11,7 @@ import subprocess
 import time
 import unittest
 
-from gotel_harness import HOST, GotelTestCase, gotel_bin, http_request
+from gotel_harness import HOST, GotelTestCase, closed_within, gotel_bin, http_request
 
 RW_KEY = "rw-key-for-tests"
 RO_KEY = "ro-key-for-tests"
@@ -49,19 +49,6 @@ def read_response(sock):
         body += chunk
     status = int(head.split(b" ")[1])
     return status, head.decode("latin-1"), body
-
-
-def closed_within(sock, seconds):
-    """True when the peer closes `sock` within `seconds` (EOF or reset)."""
-    sock.settimeout(seconds)
-    try:
-        while True:
-            if not sock.recv(4096):
-                return True
-    except (ConnectionResetError, BrokenPipeError):
-        return True
-    except socket.timeout:
-        return False
 
 
 def get_request(path="/"):

@@ -20,7 +20,7 @@ import time
 import unittest
 import warnings
 
-from gotel_harness import HOST, GotelTestCase, gotel_bin, http_request, run_gotel, wait_until
+from gotel_harness import HOST, GotelTestCase, closed_within, gotel_bin, http_request, run_gotel, wait_until
 
 PKI = None  # set by setUpModule
 
@@ -90,19 +90,6 @@ def setUpModule():
 
 def tearDownModule():
     shutil.rmtree(PKI.dir, ignore_errors=True)
-
-
-def closed_within(sock, seconds):
-    """True when the peer closes `sock` within `seconds` (EOF or reset)."""
-    sock.settimeout(seconds)
-    try:
-        while True:
-            if not sock.recv(4096):
-                return True
-    except (ConnectionResetError, BrokenPipeError):
-        return True
-    except socket.timeout:
-        return False
 
 
 class TlsTestCase(GotelTestCase):
