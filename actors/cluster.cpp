@@ -47,6 +47,12 @@ constexpr std::int64_t self_row_minutes = 5;
 /// How long a change waits for a peer's confirmation. After it, a peer that is
 /// still considered live has failed the write; one declared dead is excused.
 
+/// The slowest retry towards a peer that keeps failing the handshake, and
+/// after how many failures in a row (about 30 s at the default timeout) the
+/// retries start slowing down towards it.
+constexpr milliseconds mismatch_backoff_cap{60000};
+constexpr std::uint64_t mismatch_after = 20;
+
 struct peer {
   node_address addr;
   caf::actor out;  ///< their cluster actor, connected and authenticated to
@@ -344,7 +350,17 @@ void connect(cluster_pointer self, peer& p) {
     // Jitter, so that two nodes retrying each other do not stay in step.
     auto jitter = milliseconds{self->state.rng() % (q->backoff.count() / 2 + 1)};
     q->next_attempt = self->clock().now() + q->backoff + jitter;
-    q->backoff = std::min(q->backoff * 2, self->state.opts.failure_timeout / 2);
+    // A peer that answers but keeps failing to complete a session (a
+    // cluster.tls or certificate mismatch, not a slow start: that passes well
+    // within `mismatch_after` attempts) is retried ever more slowly, up to once
+    // a minute:
+    // CAF 0.17.6's OpenSSL transport leaks each failed session (~100 KB with
+    // its SSL state, LeakSanitizer in integration.cluster_tls), so fast retries
+    // against a misconfigured peer would grow memory without bound.
+    auto cap = reached_but_failed(err) && q->handshake_failures >= mismatch_after
+                 ? std::max(mismatch_backoff_cap, self->state.opts.failure_timeout / 2)
+                 : self->state.opts.failure_timeout / 2;
+    q->backoff = std::min(q->backoff * 2, cap);
     ++q->failed_attempts;
     auto why = caf::to_string(err);
     if (!reached_but_failed(err)) {
