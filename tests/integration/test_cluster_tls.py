@@ -145,7 +145,29 @@ class TlsTestCase(ClusterTestCase):
             for line in keys:
                 self.assertNotIn(line, log, "key material in the log")
 
+    def wait_joined(self, nodes, timeout=20):
+        """Until each node coordinates or has caught up with the coordinator.
+        A write made while a worker is still connecting reaches it only by
+        catch-up, which carries records but not their checkin history
+        (docs/cluster.md); slow TLS handshakes (sanitizer builds) make that
+        window seconds long."""
+        coordinators = self.coordinators()
+        self.assertTrue(wait_until(
+            lambda: all(n in coordinators or "caught up with" in self.log_of(n) for n in nodes),
+            timeout), "every node joined:\n" + "\n".join(n.log_tail() for n in nodes))
+
+    def wait_meshed(self, nodes, timeout=20):
+        """Until every node has connected to every other one, so that the
+        failover below elects the next node in order (a node that never
+        reached a peer counts it as dead)."""
+        names = ["n%d" % (self.nodes.index(n) + 1) for n in nodes]
+        self.assertTrue(wait_until(
+            lambda: all("connected to " + peer in self.log_of(n)
+                        for n, me in zip(nodes, names) for peer in names if peer != me),
+            timeout), "a full mesh:\n" + "\n".join(n.log_tail() for n in nodes))
+
     def replicate_a_checkin(self, via, to):
+        self.wait_joined([via, to])
         via.reserve(APP, COMPONENT, 1, "hours")
         r = via.checkin(APP, COMPONENT, notes=NOTES)
         self.assertEqual(r.status, 200, r.text)
@@ -163,7 +185,10 @@ class MutualTls(TlsTestCase):
     def test_tls_cluster_elects_replicates_fails_over_and_hides_the_payload(self):
         nodes = self.start_nodes(["mutual"] * 3, capture=True)
         self.assertIs(self.wait_one_coordinator(), nodes[0])
-        # Written through a worker: forwarded to n1, replicated to n3.
+        # Written through a worker: forwarded to n1, replicated to n3. The
+        # coordinator replicates only over its own connections, so the write
+        # waits for the full mesh (docs/cluster.md).
+        self.wait_meshed(nodes)
         self.replicate_a_checkin(nodes[1], nodes[2])
         rate = self.idle_bytes_per_second()
         wire = self.captured()
