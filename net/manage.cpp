@@ -56,6 +56,18 @@ ordered_json reservation_view(const reservation_record& rec, unix_ms now,
   return j;
 }
 
+/// `{"success": true, ["created": ...,] "reservation": {...}}` for `rec` as it
+/// is now: the answer of every call that returns one reservation.
+http_response reservation_answer(const services_ptr& s, const reservation_record& rec,
+                                 http::status status, std::optional<bool> created = {}) {
+  ordered_json out;
+  out["success"] = true;
+  if (created)
+    out["created"] = *created;
+  out["reservation"] = reservation_view(rec, s->n->context().wall_now(), s->n->context().policy);
+  return json_answer(status, out);
+}
+
 ordered_json checkin_view(const checkin_entry& e) {
   ordered_json j;
   j["at"] = e.at_ms / 1000;
@@ -237,11 +249,7 @@ void get_reservation(const services_ptr& s, std::string app, std::string compone
     auto rec = load(s, app, component, failed);
     if (!rec)
       return failed;
-    ordered_json out;
-    out["success"] = true;
-    out["reservation"] = reservation_view(*rec, s->n->context().wall_now(),
-                                          s->n->context().policy);
-    return json_answer(http::status::ok, out);
+    return reservation_answer(s, *rec, http::status::ok);
   });
 }
 
@@ -267,12 +275,8 @@ void put_reservation(const services_ptr& s, const http_request& req, std::string
         .has_value();
     auto msg = caf::make_message(reserve_atom::value, std::move(request));
     ask_then(s, std::move(msg), std::move(respond), [s, existed](const reservation_record& rec) {
-      ordered_json out;
-      out["success"] = true;
-      out["created"] = !existed;
-      out["reservation"] = reservation_view(rec, s->n->context().wall_now(),
-                                            s->n->context().policy);
-      return json_answer(existed ? http::status::ok : http::status::created, out);
+      return reservation_answer(s, rec, existed ? http::status::ok : http::status::created,
+                                !existed);
     });
   });
 }
@@ -280,11 +284,7 @@ void put_reservation(const services_ptr& s, const http_request& req, std::string
 /// A change answered with the reservation as it is afterwards.
 void change(const services_ptr& s, caf::message msg, responder respond) {
   ask_then(s, std::move(msg), std::move(respond), [s](const reservation_record& rec) {
-    ordered_json out;
-    out["success"] = true;
-    out["reservation"] = reservation_view(rec, s->n->context().wall_now(),
-                                          s->n->context().policy);
-    return json_answer(http::status::ok, out);
+    return reservation_answer(s, rec, http::status::ok);
   });
 }
 
