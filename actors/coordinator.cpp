@@ -128,6 +128,26 @@ coordinator_state::entry* find(coordinator_pointer self, const std::string& app,
   return i == self->state.registry.end() ? nullptr : &i->second;
 }
 
+/// Spawns and registers the actor of a new reservation under `key` (the
+/// caller has checked server.max_reservations_per_app); it persists the record
+/// when its first message (reserve) arrives.
+reservation_actor create_entry(coordinator_pointer self, const std::string& key,
+                               const std::string& app, const std::string& component,
+                               const std::string& owner) {
+  auto& st = self->state;
+  reservation_record rec;
+  rec.job_id = st.ctx->next_job_id.fetch_add(1);
+  rec.app = app;
+  rec.component = component;
+  rec.owner = owner;
+  rec.created_ms = st.ctx->wall_now();
+  rec.uuid = random_uuid();
+  auto uuid = rec.uuid;
+  auto hdl = spawn_reservation(self, key, std::move(rec), true);
+  add_entry(self, key, hdl, uuid);
+  return hdl;
+}
+
 }  // namespace
 
 coordinator_actor::behavior_type coordinator(coordinator_pointer self, node_context* ctx) {
@@ -145,16 +165,7 @@ coordinator_actor::behavior_type coordinator(coordinator_pointer self, node_cont
       }
       if (auto err = over_limit(self, req.app))
         return err;
-      reservation_record rec;
-      rec.job_id = st.ctx->next_job_id.fetch_add(1);
-      rec.app = req.app;
-      rec.component = req.component;
-      rec.owner = req.owner;
-      rec.created_ms = st.ctx->wall_now();
-      rec.uuid = random_uuid();
-      auto uuid = rec.uuid;
-      auto hdl = spawn_reservation(self, key, std::move(rec), true);
-      add_entry(self, key, hdl, uuid);
+      auto hdl = create_entry(self, key, req.app, req.component, req.owner);
       return self->delegate(hdl, reserve_atom::value, std::move(req));
     },
     [=](checkin_atom, checkin_request& req) -> caf::result<reservation_record> {
@@ -194,15 +205,7 @@ coordinator_actor::behavior_type coordinator(coordinator_pointer self, node_cont
           return no_reservation(req.app, req.component);
         if (auto err = over_limit(self, req.app))
           return err;
-        reservation_record rec;
-        rec.job_id = st.ctx->next_job_id.fetch_add(1);
-        rec.app = req.app;
-        rec.component = req.component;
-        rec.created_ms = st.ctx->wall_now();
-        rec.uuid = random_uuid();
-        auto uuid = rec.uuid;
-        auto hdl = spawn_reservation(self, key, std::move(rec), true);
-        add_entry(self, key, hdl, uuid);
+        auto hdl = create_entry(self, key, req.app, req.component, {});
         // Reaches the actor before the signal below (same sender, FIFO); it
         // persists the new reservation in its own batch.
         caf::anon_send(hdl, reserve_atom::value, ping_created(req));
