@@ -33,8 +33,8 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
-from gotel_harness import (HOST, GotelServer, WebhookReceiver, http_request,  # noqa: E402
-                           wait_until)
+from gotel_harness import (HOST, GotelServer, WebhookReceiver, free_port,  # noqa: E402
+                           http_request, wait_until)
 
 DEFAULT_HEARTBEAT_MS = 500       # docs/configuration.md: cluster.heartbeat_ms
 DEFAULT_FAILURE_TIMEOUT_MS = 3000  # cluster.failure_timeout_ms
@@ -42,14 +42,6 @@ DEFAULT_FAILURE_TIMEOUT_MS = 3000  # cluster.failure_timeout_ms
 
 def log(msg):
     print("[failover %s] %s" % (time.strftime("%H:%M:%S"), msg), file=sys.stderr, flush=True)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind((HOST, 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def is_coordinator(node):

@@ -36,6 +36,14 @@ def gotel_bin():
     return path
 
 
+def free_port():
+    """A TCP port on HOST that was free a moment ago (for configs that must
+    name ports before the process binds them)."""
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
 def closed_within(sock, seconds):
     """True when the peer closes `sock` within `seconds` (EOF or reset)."""
     sock.settimeout(seconds)

@@ -15,18 +15,10 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gotel_harness import GotelTestCase, HOST, wait_until  # noqa: E402
+from gotel_harness import GotelTestCase, HOST, free_port, wait_until  # noqa: E402
 
 HEARTBEAT_MS = 200
 TIMEOUT_MS = 1500
-
-
-def free_port():
-    s = socket.socket()
-    s.bind((HOST, 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class BlockingProxy:

@@ -15,7 +15,7 @@ import unittest
 import urllib.parse
 import urllib.request
 
-from gotel_harness import HOST, GotelTestCase, wait_until
+from gotel_harness import HOST, GotelTestCase, free_port, wait_until
 
 NAME = r"[a-zA-Z_:][a-zA-Z0-9_:]*"
 LABEL = r'[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\\\|\\"|\\n)*"'
@@ -54,12 +54,6 @@ def parse_exposition(text):
 
 def job_labels(app, component):
     return frozenset({("app", app), ("component", component)})
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
 
 
 class MetricsTest(GotelTestCase):

@@ -9,15 +9,7 @@ import threading
 import time
 import unittest
 
-from gotel_harness import GotelTestCase, HOST, wait_until
-
-
-def free_port():
-    s = socket.socket()
-    s.bind((HOST, 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+from gotel_harness import GotelTestCase, HOST, free_port, wait_until
 
 
 class PortReceiver:
