@@ -14,6 +14,8 @@
 #include <memory>
 #include <random>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 namespace gotel {
 
@@ -68,6 +70,14 @@ struct peer {
   std::uint64_t failed_attempts = 0;     ///< connection attempts failed in a row
   std::uint64_t handshake_failures = 0;  ///< of them, reached the peer but no session
   std::string logged_failure;         ///< the last failure logged at warn level
+  /// Replicated changes waiting for `out`: the peer is live (its heartbeats
+  /// arrive over the connection it opened) but we have not authenticated to
+  /// it yet. Each gets the handle once we have, or an empty one on timeout.
+  struct waiting_change {
+    std::shared_ptr<bool> done;  ///< sent, or given up on after the timeout
+    std::function<void(caf::actor)> send;
+  };
+  std::vector<waiting_change> awaiting_out;
 };
 
 struct cluster_state {
@@ -331,6 +341,10 @@ void authenticate(cluster_pointer self, const std::string& id, caf::actor hdl,
               q->out = hdl;
               self->monitor(hdl);
               spdlog::info("cluster: connected to {}", id);
+              auto waiting = std::move(q->awaiting_out);
+              q->awaiting_out.clear();
+              for (auto& w : waiting)
+                w.send(hdl);
             },
             failed);
       },
@@ -624,6 +638,11 @@ caf::behavior cluster_actor(cluster_pointer self, node_context* ctx, coordinator
         p->alive = true;
         peer_up(self, *p);
       }
+      // It reached us but we have not reached it (our attempts failed while it
+      // was down and are backing off): authenticate over its connection now,
+      // so replication to it is not held up by a stale backoff.
+      if (!p->out && !p->connecting)
+        connect(self, *p);
       if (claims) {
         bool newer = epoch > st.epoch;
         bool tie_won = epoch == st.epoch && st.coordinator_id != id
@@ -712,10 +731,10 @@ caf::behavior cluster_actor(cluster_pointer self, node_context* ctx, coordinator
       // confirm in time. Only true lets the write be acknowledged, so a
       // coordinator elected after a crash has every acknowledged change.
       auto& st = self->state;
-      std::vector<std::pair<std::string, caf::actor>> targets;
+      std::vector<std::string> targets;
       for (auto& p : st.peers)
-        if (p.out && p.alive)
-          targets.emplace_back(p.addr.id, p.out);
+        if (p.alive)
+          targets.push_back(p.addr.id);
       if (targets.empty())
         return true;  // no live peer: durable here only (degraded, docs/cluster.md)
       auto rp = self->make_response_promise<bool>();
@@ -729,25 +748,54 @@ caf::behavior cluster_actor(cluster_pointer self, node_context* ctx, coordinator
         if (--prog->pending == 0)
           rp.deliver(prog->all_confirmed);
       };
-      for (auto& [id, hdl] : targets)
-        self->request(hdl, st.opts.failure_timeout + 2 * st.opts.heartbeat, replicate_atom::value, st.opts.self_id, st.epoch,
-                      ch)
+      auto patience = st.opts.failure_timeout + 2 * st.opts.heartbeat;
+      // Once the failure detector has had its say: a peer declared dead (or
+      // gone from the config) is excused, one still live has not confirmed.
+      auto after_patience = [=](std::function<void()> fn) {
+        auto& st = self->state;
+        auto token = ++st.next_recheck;
+        st.rechecks.emplace(token, std::move(fn));
+        self->delayed_send(self, patience, recheck_atom::value, token);
+      };
+      auto excused = [=](const std::string& id) {
+        auto q = find_peer(self->state, id);
+        return !q || !q->alive;
+      };
+      auto send_to = [=](const std::string& id, caf::actor hdl) mutable {
+        self->request(hdl, patience, replicate_atom::value, self->state.opts.self_id,
+                      self->state.epoch, ch)
           .then([=](bool ok) mutable { answered(ok); },
-                [=, id = id](caf::error&) mutable {
-                  auto q = find_peer(self->state, id);
-                  if (!q || !q->alive)
-                    return answered(true);  // a peer declared dead is excused
+                [=](caf::error&) mutable {
+                  if (excused(id))
+                    return answered(true);
                   // It failed while still considered live (e.g. it was just
                   // stopped): let the failure detector decide, then answer.
-                  auto& st = self->state;
-                  auto token = ++st.next_recheck;
-                  st.rechecks.emplace(token, [=]() mutable {
-                    auto again = find_peer(self->state, id);
-                    answered(!again || !again->alive);
-                  });
-                  self->delayed_send(self, st.opts.failure_timeout + 2 * st.opts.heartbeat,
-                                     recheck_atom::value, token);
+                  after_patience([=]() mutable { answered(excused(id)); });
                 });
+      };
+      for (auto& id : targets) {
+        auto p = find_peer(st, id);
+        if (p->out) {
+          send_to(id, p->out);
+          continue;
+        }
+        // Live, but only over the connection it opened: the change waits for
+        // ours (authenticating over theirs takes one round trip), so that the
+        // write is not acknowledged without it.
+        auto done = std::make_shared<bool>(false);
+        std::erase_if(p->awaiting_out, [](const peer::waiting_change& w) { return *w.done; });
+        p->awaiting_out.push_back({done, [=](caf::actor hdl) mutable {
+                                     if (!std::exchange(*done, true))
+                                       send_to(id, std::move(hdl));
+                                   }});
+        if (!p->connecting)
+          connect(self, *p);
+        after_patience([=]() mutable {
+          if (std::exchange(*done, true))
+            return;
+          answered(excused(id));
+        });
+      }
       return rp;
     },
     [=](forward_atom, caf::message& msg) -> caf::result<reservation_record> {

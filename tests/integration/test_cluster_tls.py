@@ -146,11 +146,10 @@ class TlsTestCase(ClusterTestCase):
                 self.assertNotIn(line, log, "key material in the log")
 
     def wait_joined(self, nodes, timeout=20):
-        """Until each node coordinates or has caught up with the coordinator.
-        A write made while a worker is still connecting reaches it only by
-        catch-up, which carries records but not their checkin history
-        (docs/cluster.md); slow TLS handshakes (sanitizer builds) make that
-        window seconds long."""
+        """Until each node coordinates or has caught up with the coordinator:
+        a worker still in its TLS handshake (seconds in sanitizer builds) is
+        not live yet, so a write made then reaches it only by catch-up, which
+        carries records but not their checkin history (docs/cluster.md)."""
         coordinators = self.coordinators()
         self.assertTrue(wait_until(
             lambda: all(n in coordinators or "caught up with" in self.log_of(n) for n in nodes),
@@ -186,8 +185,7 @@ class MutualTls(TlsTestCase):
         nodes = self.start_nodes(["mutual"] * 3, capture=True)
         self.assertIs(self.wait_one_coordinator(), nodes[0])
         # Written through a worker: forwarded to n1, replicated to n3. The
-        # coordinator replicates only over its own connections, so the write
-        # waits for the full mesh (docs/cluster.md).
+        # failover below elects the next node in order only in a full mesh.
         self.wait_meshed(nodes)
         self.replicate_a_checkin(nodes[1], nodes[2])
         rate = self.idle_bytes_per_second()
