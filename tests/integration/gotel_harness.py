@@ -11,6 +11,7 @@ import http.client
 import http.server
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -36,9 +37,38 @@ def gotel_bin():
     return path
 
 
+def _ephemeral_range():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low, high = (int(x) for x in f.read().split())
+            return low, high
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+_handed_out = set()
+
+
 def free_port():
     """A TCP port on HOST that was free a moment ago (for configs that must
-    name ports before the process binds them)."""
+    name ports before the process binds them). It is picked below the kernel's
+    ephemeral range: a port from that range can be taken, before the process
+    binds it, by any outgoing connection's source port (a node dialling a peer
+    that is not up yet; seen as "cannot listen for the cluster")."""
+    low, _ = _ephemeral_range()
+    top = min(low, 65536) - 1
+    rng = random.Random(os.getpid() ^ time.monotonic_ns())
+    for _ in range(200):
+        port = rng.randint(max(1024, top - 12000), top)
+        if port in _handed_out:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind((HOST, port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
     with socket.socket() as s:
         s.bind((HOST, 0))
         return s.getsockname()[1]
