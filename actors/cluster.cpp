@@ -14,6 +14,7 @@
 #include <memory>
 #include <random>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -96,6 +97,10 @@ struct cluster_state {
   time_point recovering_until{};
   std::string synced_with;  ///< the coordinator whose state we caught up with
   bool syncing = false;
+  /// Keys of replicated changes applied while a catch-up runs. The pages were
+  /// read earlier, over another connection, so such a key (a reservation
+  /// created meanwhile) can be missing from them: the final prune keeps it.
+  std::unordered_set<std::string> replicated_while_syncing;
   time_point next_self_checkin{};
   bool self_reserved = false;
   std::uint64_t rejected = 0;
@@ -450,10 +455,14 @@ void sync_from(cluster_pointer self, std::string id, std::string after,
         }
         if (!page.done)
           return sync_from(self, id, page.next_key, keys);
+        auto count = keys->size();
+        auto& fresh = self->state.replicated_while_syncing;
+        keys->insert(keys->end(), fresh.begin(), fresh.end());
+        fresh.clear();
         caf::anon_send(self->state.coord, prune_atom::value, std::move(*keys));
         self->state.syncing = false;
         self->state.synced_with = id;
-        spdlog::info("cluster: caught up with {} ({} reservations)", id, keys->size());
+        spdlog::info("cluster: caught up with {} ({} reservations)", id, count);
       },
       [=](caf::error& e) {
         self->state.syncing = false;
@@ -543,6 +552,7 @@ void tick(cluster_pointer self) {
       && st.synced_with != st.coordinator_id) {
     if (auto p = find_peer(st, st.coordinator_id); p && p->out && p->alive) {
       st.syncing = true;
+      st.replicated_while_syncing.clear();
       sync_from(self, st.coordinator_id, "", std::make_shared<std::vector<std::string>>());
     }
   }
@@ -682,6 +692,8 @@ caf::behavior cluster_actor(cluster_pointer self, node_context* ctx, coordinator
         reject(self, "a replicated change");
         return false;
       }
+      if (self->state.syncing)
+        self->state.replicated_while_syncing.insert(ch.key);
       auto rp = self->make_response_promise<bool>();
       self->request(caf::actor_cast<caf::actor>(self->state.coord), caf::infinite,
                     apply_atom::value, std::move(ch))

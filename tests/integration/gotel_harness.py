@@ -406,10 +406,17 @@ class GotelTestCase(unittest.TestCase):
 
     def tearDown(self):
         reports = []
-        for s in self._servers:
-            if s.alive() and self._outcome_failed():
+        failed = self._outcome_failed()
+        keep = os.path.join(tempfile.gettempdir(), "gotel-failed-logs", self.id()) if failed else None
+        for i, s in enumerate(self._servers):
+            if s.alive() and failed:
                 print("\n--- gotel log tail (%s) ---\n%s" % (self.id(), s.log_tail()))
             s.kill()
+            if keep and os.path.exists(s.log_path):
+                # Whole logs (killed nodes too) outlive the temp dirs, to read later.
+                os.makedirs(keep, exist_ok=True)
+                shutil.copy(s.log_path, os.path.join(keep, "server-%d.log" % i))
+                print("full log of server %d: %s/server-%d.log" % (i, keep, i))
             report = s.sanitizer_report()
             if report:
                 reports.append(report)

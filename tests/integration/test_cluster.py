@@ -301,6 +301,41 @@ class CatchUp(ClusterTestCase):
         self.assertGreater(nodes[2].job("new", "job")["snoozed_until"], 0)
 
 
+class CatchUpRace(ClusterTestCase):
+    def test_reservations_created_during_a_catch_up_survive_its_prune(self):
+        """Catch-up pages through the coordinator's reservations over one
+        connection while live writes reach the worker over another, then
+        removes what the pages did not list. A reservation created after its
+        page was read (keys "a-..." sort before the bulk "z-...") and
+        replicated meanwhile must survive that removal. (Regression: it was
+        deleted on the worker although the write was acknowledged.)"""
+        nodes = self.start_cluster(2, started=1)
+        self.assertTrue(wait_until(lambda: self.coordinators() == [nodes[0]], 10))
+        for i in range(2500):  # a few catch-up pages (1,000 each)
+            nodes[0].reserve("z-bulk", "job-%04d" % i, 1, "hours")
+        nodes[1].start()
+        acked = []
+        deadline = time.monotonic() + 20
+        caught_up = lambda: "caught up with n1" in open(nodes[1].log_path, errors="replace").read()
+        while time.monotonic() < deadline and len(acked) < 2000:
+            r = nodes[0].post("/reservation", {"app": "a-new", "component": "c-%04d" % len(acked),
+                                               "frequency": 1, "time_units": "hours"})
+            if r.status == 200:
+                acked.append("c-%04d" % len(acked))
+            if caught_up() and len(acked) >= 20:
+                break
+        self.assertTrue(caught_up(), "n2 caught up while the writes flowed")
+
+        def missing():
+            have = {j["component"] for j in nodes[1].listing() if j["app"] == "a-new"}
+            return [c for c in acked if c not in have]
+
+        self.assertTrue(wait_until(lambda: not missing(), 5),
+                        "acknowledged reservations missing on n2 after its catch-up: %r (of %d)"
+                        % (missing()[:10], len(acked)))
+        self.assertEqual(len([j for j in nodes[1].listing() if j["app"] == "z-bulk"]), 2500)
+
+
 class Credential(ClusterTestCase):
     def test_node_without_the_credential_is_refused(self):
         ports = [free_port(), free_port()]
