@@ -145,8 +145,10 @@ struct api::impl : std::enable_shared_from_this<api::impl> {
   /// Null once stopped; guarded by pool_mtx (jobs are posted from any thread).
   std::unique_ptr<boost::asio::thread_pool> pool = std::make_unique<boost::asio::thread_pool>(2);
   std::mutex pool_mtx;
-  /// host:port the HTTP server is bound to (set once before serving).
+  /// host:port the HTTP server is bound to. Set by main() after server.start(),
+  /// so requests may already be served: guarded by bound_mtx.
   std::string bound_address;
+  std::mutex bound_mtx;
   /// What net/manage.cpp's handlers use (set once, right after construction).
   std::shared_ptr<const api_services> services;
 
@@ -235,7 +237,10 @@ struct api::impl : std::enable_shared_from_this<api::impl> {
     node_context::cluster_view v;
     node_context::peer_view self_view;
     self_view.id = n.settings().server.node_id;
-    self_view.http = bound_address;
+    {
+      std::lock_guard lock{bound_mtx};
+      self_view.http = bound_address;
+    }
     self_view.alive = true;
     self_view.coordinator = true;
     self_view.last_heard_ms = n.context().wall_now();
@@ -418,6 +423,7 @@ void api::stop() {
 }
 
 void api::set_bound_address(std::string address) {
+  std::lock_guard lock{impl_->bound_mtx};
   impl_->bound_address = std::move(address);
 }
 
