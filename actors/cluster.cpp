@@ -73,7 +73,7 @@ struct peer {
   std::string logged_failure;         ///< the last failure logged at warn level
   /// Replicated changes waiting for `out`: the peer is live (its heartbeats
   /// arrive over the connection it opened) but we have not authenticated to
-  /// it yet. Each gets the handle once we have, or an empty one on timeout.
+  /// it yet. Each is sent once we have, unless its timeout came first.
   struct waiting_change {
     std::shared_ptr<bool> done;  ///< sent, or given up on after the timeout
     std::function<void(caf::actor)> send;

@@ -142,6 +142,10 @@ class ClusterTestCase(GotelTestCase):
                         % len(self.coordinators(nodes)))
         return self.coordinators(nodes)[0]
 
+    def log_of(self, node):
+        with open(node.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
     def user_jobs_on(self, node):
         return sorted((j["app"], j["component"], j["number_of_checkins"])
                       for j in node.user_jobs())
@@ -316,7 +320,7 @@ class CatchUpRace(ClusterTestCase):
         nodes[1].start()
         acked = []
         deadline = time.monotonic() + 20
-        caught_up = lambda: "caught up with n1" in open(nodes[1].log_path, errors="replace").read()
+        caught_up = lambda: "caught up with n1" in self.log_of(nodes[1])
         while time.monotonic() < deadline and len(acked) < 2000:
             r = nodes[0].post("/reservation", {"app": "a-new", "component": "c-%04d" % len(acked),
                                                "frequency": 1, "time_units": "hours"})
@@ -352,8 +356,7 @@ class Credential(ClusterTestCase):
         bad.reserve("intruder", "job", 1, "hours")
         time.sleep(1)
         self.assertEqual(good.user_jobs(), [], "nothing from the intruder arrives")
-        with open(good.log_path, "rb") as f:
-            log = f.read().decode("utf-8", "replace")
+        log = self.log_of(good)
         self.assertIn("refused a peer claiming to be \"n2\"", log)
         self.assertNotIn("x9Wv-other-secret", log, "secrets never reach the log")
         self.assertNotIn("k7Qz-right-secret", log, "secrets never reach the log")

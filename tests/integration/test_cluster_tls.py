@@ -131,10 +131,6 @@ class TlsTestCase(ClusterTestCase):
         r = node.get("/api/v1/reservations/%s/%s/pings" % (APP, COMPONENT))
         return r.json().get("result", []) if r.status == 200 else []
 
-    def log_of(self, node):
-        with open(node.log_path, "rb") as f:
-            return f.read().decode("utf-8", "replace")
-
     def assertNothingSecretLogged(self, nodes):
         keys = key_material()
         for node in nodes:
