@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Turns the scenario results of benchmarks/run (one JSON object a line) into
 benchmarks/results/<date>-<host>.json and .md, each figure beside its target
-from issue 5 with pass/fail. Standard library only."""
+from issue 5 (and the HTTPS ones proposed with scenario 7) with pass/fail.
+Standard library only."""
 
 import argparse
 import datetime
@@ -188,6 +189,41 @@ def main():
     elif f and "skipped" in f:
         row("6. failover", "kill -9 of the coordinator -> first alert from the new one",
             "skipped: " + f["skipped"], "<= failure timeout + 1 s", "n/a")
+
+    # 7. the cost of HTTPS: the same daemon with and without server.tls_cert
+    def ok(step):
+        r = find(step)
+        return r if r and "error" not in r else None
+
+    new = {scheme: ok("https-new-" + scheme) for scheme in ("http", "https")}
+    for scheme, r in new.items():
+        if not r:
+            continue
+        what = ("new connection + TLS handshake + one checkin, HTTPS" if scheme == "https"
+                else "new connection + one checkin, plain HTTP")
+        value = (f"{r['p50_ms']:.2f} / {r['p99_ms']:.2f} / {r['mean_ms']:.2f} ms "
+                 f"(connect{' + handshake' if scheme == 'https' else ''} alone p50 "
+                 f"{r['connect_p50_ms']:.2f} ms; {r['requests']:,} connections one after the "
+                 f"other, {r['errors']} errors{'; ' + r['tls'] if 'tls' in r else ''})")
+        row("7. HTTPS", what + " (p50 / p99 / mean)", value)
+    if new["http"] and new["https"]:
+        added = new["https"]["p50_ms"] - new["http"]["p50_ms"]
+        row("7. HTTPS", "what TLS adds to a new connection + checkin (p50 / mean)",
+            f"+{added:.2f} / +{new['https']['mean_ms'] - new['http']['mean_ms']:.2f} ms",
+            "p50 <= +2 ms", verdict(added <= 2 and new["https"]["errors"] == 0))
+    keep = {scheme: ok("https-keepalive-" + scheme) for scheme in ("http", "https")}
+    for scheme, r in keep.items():
+        if not r:
+            continue
+        target, result = "", ""
+        h = keep["http"]
+        if scheme == "https" and h:
+            target = f"p99 <= 2x plain HTTP's = {2 * h['p99_ms']:.2f} ms"
+            result = verdict(r["p99_ms"] <= 2 * h["p99_ms"] and r["errors"] == 0)
+        row("7. HTTPS", f"checkins on one keep-alive connection, "
+            f"{'HTTPS' if scheme == 'https' else 'plain HTTP'} (p50 / p99; throughput)",
+            f"{r['p50_ms']:.3f} / {r['p99_ms']:.3f} ms; {r['rps']:,.0f}/s "
+            f"({r['requests']:,} requests, {r['errors']} errors)", target, result)
 
     broken = [s for s in steps if "error" in s]
     for b in broken:
