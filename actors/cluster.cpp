@@ -627,7 +627,11 @@ caf::behavior cluster_actor(cluster_pointer self, node_context* ctx, coordinator
                      id);
         return false;
       }
-      st.inbound[sender] = id;
+      // Replace the key too, not only the value: a peer that reconnects (a
+      // healed partition) keeps its actor address, and a key kept from the
+      // old connection is its dead proxy, which connect() would then use.
+      st.inbound.erase(sender);
+      st.inbound.emplace(sender, id);
       return true;
     },
     // -- from authenticated peers ---------------------------------------------
