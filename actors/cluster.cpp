@@ -106,10 +106,12 @@ struct cluster_state {
   /// coordinated while split, or applied writes with no coordinator reachable),
   /// by reservation key; persisted under u/ (storage/FORMAT.md) and pushed to
   /// the coordinator at the next catch-up (docs/cluster.md, "Reconciliation").
-  /// `generation` tells an entry apart from one written after it was pushed.
+  /// `generation` tells an entry apart from one written after it was pushed;
+  /// `durable` says its u/ record has been written.
   struct unconfirmed_entry {
     unconfirmed_write write;
     std::uint64_t generation = 0;
+    bool durable = false;
   };
   std::map<std::string, unconfirmed_entry> unconfirmed;
   std::uint64_t next_generation = 0;
@@ -475,31 +477,44 @@ void settle(cluster_pointer self, const std::string& key, std::uint64_t generati
   st.ctx->committer->submit(std::move(b), [](const storage::status&) {});
 }
 
-/// After a change made on this node was replicated: one that every configured
-/// node confirmed supersedes any earlier unconfirmed write of its key; one
-/// that some node did not confirm is remembered, durably, before `done` runs
-/// (it acknowledges the write), so a restart cannot forget it.
-void note_outcome(cluster_pointer self, const repl_change& ch, bool everywhere,
-                  std::function<void()> done) {
-  auto& st = self->state;
-  auto i = st.unconfirmed.find(ch.key);
-  if (everywhere) {
-    if (i != st.unconfirmed.end())
-      settle(self, ch.key, i->second.generation);
-    return done();
-  }
+/// What remembering the change `ch` takes: for a removal, the removed
+/// record's uuid and revision; for any other change nothing (the record
+/// itself is read from the store when it is pushed).
+unconfirmed_write unconfirmed_of(const repl_change& ch) {
   unconfirmed_write w;
   if (ch.deleted) {
     w.removed = true;
     w.revision = ch.rec.revision;
     w.uuid = ch.rec.uuid;
   }
-  if (i != st.unconfirmed.end() && i->second.write == w)
-    return done();  // already remembered (the record itself is read when pushed)
-  st.unconfirmed[ch.key] = {w, ++st.next_generation};
+  return w;
+}
+
+/// After a change of `key` made on this node was replicated: one that every
+/// configured node confirmed supersedes any earlier unconfirmed write of its
+/// key; one that some node did not confirm is remembered (as `w`), durably,
+/// before `done` runs (it acknowledges the write), so a restart cannot forget it.
+void note_outcome(cluster_pointer self, const std::string& key, const unconfirmed_write& w,
+                  bool everywhere, std::function<void()> done) {
+  auto& st = self->state;
+  auto i = st.unconfirmed.find(key);
+  if (everywhere) {
+    if (i != st.unconfirmed.end())
+      settle(self, key, i->second.generation);
+    return done();
+  }
+  if (i != st.unconfirmed.end() && i->second.write == w && i->second.durable)
+    return done();  // already remembered
+  auto generation = ++st.next_generation;
+  st.unconfirmed[key] = {w, generation, false};
   storage::write_batch b;
-  b.put_unconfirmed(ch.key, w);
-  after_commit(self, std::move(b), std::move(done));
+  b.put_unconfirmed(key, w);
+  after_commit(self, std::move(b), [self, key, generation, done = std::move(done)] {
+    auto j = self->state.unconfirmed.find(key);
+    if (j != self->state.unconfirmed.end() && j->second.generation == generation)
+      j->second.durable = true;
+    done();
+  });
 }
 
 /// What a catch-up collects besides the keys it saw: the coordinator's
@@ -574,9 +589,16 @@ reconciliation(cluster_pointer self, const catch_up& cu) {
 void push_unconfirmed(cluster_pointer self, const std::string& id,
                       std::vector<std::pair<reconcile_change, std::uint64_t>> pushes) {
   auto& st = self->state;
-  auto p = find_peer(st, id);
-  if (pushes.empty() || !p || !p->out)
+  if (pushes.empty())
     return;
+  auto p = find_peer(st, id);
+  if (!p || !p->out) {
+    // Gone right after the pages came: try again with the next catch-up.
+    if (st.synced_with == id)
+      st.synced_with.clear();
+    st.next_sync_attempt = self->clock().now() + st.opts.failure_timeout;
+    return;
+  }
   struct tally {
     std::size_t pending;
     std::size_t pushed = 0;
@@ -779,7 +801,7 @@ caf::behavior cluster_actor(cluster_pointer self, node_context* ctx, coordinator
   if (auto e = ctx->db->get_meta("cluster_epoch", status))
     st.epoch = std::strtoull(e->c_str(), nullptr, 10);
   status = ctx->db->for_each_unconfirmed([&](const std::string& key, unconfirmed_write&& w) {
-    st.unconfirmed[key] = {std::move(w), ++st.next_generation};
+    st.unconfirmed[key] = {std::move(w), ++st.next_generation, true};
     return true;
   });
   if (!status.ok())
@@ -988,7 +1010,8 @@ caf::behavior cluster_actor(cluster_pointer self, node_context* ctx, coordinator
       auto rp = self->make_response_promise<bool>();
       if (targets.empty()) {
         // No live peer: durable here only (degraded, docs/cluster.md).
-        note_outcome(self, ch, false, [rp]() mutable { rp.deliver(true); });
+        note_outcome(self, ch.key, unconfirmed_of(ch), false,
+                     [rp]() mutable { rp.deliver(true); });
         return rp;
       }
       struct progress {
@@ -998,7 +1021,8 @@ caf::behavior cluster_actor(cluster_pointer self, node_context* ctx, coordinator
       };
       auto prog = std::make_shared<progress>(
         progress{targets.size(), true, targets.size() == st.peers.size()});
-      auto noted = std::make_shared<repl_change>(ch);
+      auto noted = std::make_shared<std::pair<std::string, unconfirmed_write>>(ch.key,
+                                                                              unconfirmed_of(ch));
       // `ok`: the write may be acknowledged as far as this peer goes;
       // `reached`: the peer has the change.
       auto answered = [=](bool ok, bool reached) mutable {
@@ -1006,7 +1030,7 @@ caf::behavior cluster_actor(cluster_pointer self, node_context* ctx, coordinator
         prog->everywhere = prog->everywhere && reached;
         if (--prog->pending > 0)
           return;
-        note_outcome(self, *noted, prog->everywhere,
+        note_outcome(self, noted->first, noted->second, prog->everywhere,
                      [rp, ok = prog->all_confirmed]() mutable { rp.deliver(ok); });
       };
       auto patience = st.opts.failure_timeout + 2 * st.opts.heartbeat;
