@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <random>
 #include <unordered_map>
@@ -101,6 +102,21 @@ struct cluster_state {
   /// read earlier, over another connection, so such a key (a reservation
   /// created meanwhile) can be missing from them: the final prune keeps it.
   std::unordered_set<std::string> replicated_while_syncing;
+  /// Changes made on this node that not every configured node confirmed (it
+  /// coordinated while split, or applied writes with no coordinator reachable),
+  /// by reservation key; persisted under u/ (storage/FORMAT.md) and pushed to
+  /// the coordinator at the next catch-up (docs/cluster.md, "Reconciliation").
+  /// `generation` tells an entry apart from one written after it was pushed;
+  /// `durable` says its u/ record has been written.
+  struct unconfirmed_entry {
+    unconfirmed_write write;
+    std::uint64_t generation = 0;
+    bool durable = false;
+  };
+  std::map<std::string, unconfirmed_entry> unconfirmed;
+  std::uint64_t next_generation = 0;
+  /// After a reconciliation failed, the next catch-up waits until then.
+  time_point next_sync_attempt{};
   time_point next_self_checkin{};
   bool self_reserved = false;
   std::uint64_t rejected = 0;
@@ -436,11 +452,204 @@ void connect(cluster_pointer self, peer& p) {
       failed);
 }
 
+/// Runs `fn` on this actor once the committer has made `batch` durable.
+void after_commit(cluster_pointer self, storage::write_batch batch, std::function<void()> fn) {
+  auto& st = self->state;
+  auto token = ++st.next_recheck;
+  st.rechecks.emplace(token, std::move(fn));
+  auto hdl = caf::actor_cast<caf::actor>(self);
+  st.ctx->committer->submit(std::move(batch), [hdl, token](const storage::status& s) {
+    if (!s.ok())
+      spdlog::error("cluster: cannot persist reconciliation state: {}", s.message);
+    caf::anon_send(hdl, recheck_atom::value, token);
+  });
+}
+
+/// Forgets the unconfirmed write of `key` if it is still entry `generation`.
+void settle(cluster_pointer self, const std::string& key, std::uint64_t generation) {
+  auto& st = self->state;
+  auto i = st.unconfirmed.find(key);
+  if (i == st.unconfirmed.end() || i->second.generation != generation)
+    return;
+  st.unconfirmed.erase(i);
+  storage::write_batch b;
+  b.erase_unconfirmed(key);
+  st.ctx->committer->submit(std::move(b), [](const storage::status&) {});
+}
+
+/// What remembering the change `ch` takes: for a removal, the removed
+/// record's uuid and revision; for any other change nothing (the record
+/// itself is read from the store when it is pushed).
+unconfirmed_write unconfirmed_of(const repl_change& ch) {
+  unconfirmed_write w;
+  if (ch.deleted) {
+    w.removed = true;
+    w.revision = ch.rec.revision;
+    w.uuid = ch.rec.uuid;
+  }
+  return w;
+}
+
+/// After a change of `key` made on this node was replicated: one that every
+/// configured node confirmed supersedes any earlier unconfirmed write of its
+/// key; one that some node did not confirm is remembered (as `w`), durably,
+/// before `done` runs (it acknowledges the write), so a restart cannot forget it.
+void note_outcome(cluster_pointer self, const std::string& key, const unconfirmed_write& w,
+                  bool everywhere, std::function<void()> done) {
+  auto& st = self->state;
+  auto i = st.unconfirmed.find(key);
+  if (everywhere) {
+    if (i != st.unconfirmed.end())
+      settle(self, key, i->second.generation);
+    return done();
+  }
+  if (i != st.unconfirmed.end() && i->second.write == w && i->second.durable)
+    return done();  // already remembered
+  auto generation = ++st.next_generation;
+  st.unconfirmed[key] = {w, generation, false};
+  storage::write_batch b;
+  b.put_unconfirmed(key, w);
+  after_commit(self, std::move(b), [self, key, generation, done = std::move(done)] {
+    auto j = self->state.unconfirmed.find(key);
+    if (j != self->state.unconfirmed.end() && j->second.generation == generation)
+      j->second.durable = true;
+    done();
+  });
+}
+
+/// What a catch-up collects besides the keys it saw: the coordinator's
+/// records of the keys this node has unconfirmed writes for.
+struct catch_up {
+  std::vector<std::string> keys;
+  std::unordered_map<std::string, reservation_record> theirs;
+};
+
+/// The unconfirmed writes to push to a coordinator whose records of those
+/// keys are `theirs`, each with the entry generation it was built from.
+/// Forgets the writes that need no push: the coordinator has the same record
+/// or a newer revision (then the newer state wins), or the removed
+/// reservation is gone or was changed there since.
+std::vector<std::pair<reconcile_change, std::uint64_t>>
+reconciliation(cluster_pointer self, const catch_up& cu) {
+  auto& st = self->state;
+  std::vector<std::pair<reconcile_change, std::uint64_t>> out;
+  std::vector<std::pair<std::string, std::uint64_t>> settled;
+  for (auto& [key, entry] : st.unconfirmed) {
+    auto& w = entry.write;
+    auto t = cu.theirs.find(key);
+    const reservation_record* theirs = t == cu.theirs.end() ? nullptr : &t->second;
+    reconcile_change rc;
+    rc.key = key;
+    if (w.removed) {
+      if (!theirs || theirs->uuid != w.uuid || theirs->revision > w.revision) {
+        settled.emplace_back(key, entry.generation);
+        continue;
+      }
+      rc.removed = true;
+      rc.rec.uuid = w.uuid;
+      rc.rec.revision = w.revision;
+      out.emplace_back(std::move(rc), entry.generation);
+      continue;
+    }
+    storage::status status;
+    auto mine = st.ctx->db->get_reservation(key, status);
+    if (!mine) {
+      // Removed here since (a replicated checkout): nothing to push. A record
+      // that cannot be read stays remembered (and logged by the store).
+      if (status.code == storage::errc::not_found)
+        settled.emplace_back(key, entry.generation);
+      continue;
+    }
+    if (theirs && (theirs->revision > mine->revision || *theirs == *mine)) {
+      settled.emplace_back(key, entry.generation);
+      continue;
+    }
+    // The history entries their record does not count yet, oldest first.
+    auto from = theirs ? theirs->history_seq() : 0;
+    auto newest = mine->history_seq();
+    if (newest > from) {
+      auto n = std::min<std::uint64_t>(newest - from, st.ctx->history_limit);
+      auto entries = st.ctx->db->checkins(key, n, status);
+      for (std::size_t k = entries.size(); k-- > 0;) {
+        rc.seqs.push_back(newest - k);
+        rc.entries.push_back(std::move(entries[k]));
+      }
+    }
+    rc.rec = std::move(*mine);
+    out.emplace_back(std::move(rc), entry.generation);
+  }
+  for (auto& [key, generation] : settled)
+    settle(self, key, generation);
+  return out;
+}
+
+/// Sends each change of `pushes` to coordinator `id`, which applies it under
+/// its own rules and replicates the outcome to every live node; forgets each
+/// one it confirmed. If any fails, the catch-up runs again later.
+void push_unconfirmed(cluster_pointer self, const std::string& id,
+                      std::vector<std::pair<reconcile_change, std::uint64_t>> pushes) {
+  auto& st = self->state;
+  if (pushes.empty())
+    return;
+  auto p = find_peer(st, id);
+  if (!p || !p->out) {
+    // Gone right after the pages came: try again with the next catch-up.
+    if (st.synced_with == id)
+      st.synced_with.clear();
+    st.next_sync_attempt = self->clock().now() + st.opts.failure_timeout;
+    return;
+  }
+  struct tally {
+    std::size_t pending;
+    std::size_t pushed = 0;
+    std::size_t failed = 0;
+  };
+  auto t = std::make_shared<tally>(tally{pushes.size()});
+  auto finish = [self, id, t] {
+    if (--t->pending > 0)
+      return;
+    auto& st = self->state;
+    spdlog::info("cluster: pushed {} reservations written during the split to {}",
+                 t->pushed + t->failed, id);
+    if (t->failed > 0) {
+      // Typically applied there but not yet confirmed by every live node:
+      // the next catch-up finds them equal, or pushes them again.
+      spdlog::warn("cluster: {} of them were not confirmed by {}; catching up again", t->failed,
+                   id);
+      if (st.synced_with == id)
+        st.synced_with.clear();
+      st.next_sync_attempt = self->clock().now() + st.opts.failure_timeout;
+    }
+  };
+  auto timeout = st.opts.request_timeout + st.opts.failure_timeout;
+  for (auto& [rc, generation] : pushes) {
+    auto key = rc.key;
+    auto gen = generation;
+    self->request(p->out, timeout, reconcile_atom::value, st.opts.self_id, std::move(rc))
+      .then(
+        [=](bool ok) {
+          if (ok) {
+            settle(self, key, gen);
+            t->pushed += 1;
+          } else {
+            t->failed += 1;
+          }
+          finish();
+        },
+        [=](caf::error& e) {
+          spdlog::debug("cluster: reconciling a reservation with {}: {}", id, caf::to_string(e));
+          t->failed += 1;
+          finish();
+        });
+  }
+}
+
 /// Catch-up: pages through the coordinator's reservations, applies each (a
-/// replica adopts only newer revisions), then removes what the coordinator no
-/// longer has.
+/// replica adopts only newer revisions), pushes back the changes made here
+/// that not every node confirmed (reconciliation), then removes what the
+/// coordinator no longer has, sparing what it pushed.
 void sync_from(cluster_pointer self, std::string id, std::string after,
-               std::shared_ptr<std::vector<std::string>> keys) {
+               std::shared_ptr<catch_up> cu) {
   auto p = find_peer(self->state, id);
   if (!p || !p->out) {
     self->state.syncing = false;
@@ -449,20 +658,35 @@ void sync_from(cluster_pointer self, std::string id, std::string after,
   self->request(p->out, seconds{30}, sync_atom::value, after)
     .then(
       [=](sync_page& page) {
+        auto& st = self->state;
         for (auto& ch : page.changes) {
-          keys->push_back(ch.key);
-          caf::anon_send(self->state.coord, apply_atom::value, std::move(ch));
+          if (auto u = st.unconfirmed.find(ch.key); u != st.unconfirmed.end()) {
+            auto& w = u->second.write;
+            cu->theirs[ch.key] = ch.rec;
+            // Checked out here and unchanged there: the removal is pushed
+            // below; applying their record would bring it back meanwhile.
+            if (w.removed && ch.rec.uuid == w.uuid && ch.rec.revision <= w.revision)
+              continue;
+          }
+          cu->keys.push_back(ch.key);
+          caf::anon_send(st.coord, apply_atom::value, std::move(ch));
         }
         if (!page.done)
-          return sync_from(self, id, page.next_key, keys);
-        auto count = keys->size();
-        auto& fresh = self->state.replicated_while_syncing;
-        keys->insert(keys->end(), fresh.begin(), fresh.end());
+          return sync_from(self, id, page.next_key, cu);
+        auto count = cu->keys.size();
+        auto pushes = reconciliation(self, *cu);
+        auto& keys = cu->keys;
+        for (auto& push : pushes)
+          if (!push.first.removed)
+            keys.push_back(push.first.key);  // the prune spares what we push
+        auto& fresh = st.replicated_while_syncing;
+        keys.insert(keys.end(), fresh.begin(), fresh.end());
         fresh.clear();
-        caf::anon_send(self->state.coord, prune_atom::value, std::move(*keys));
-        self->state.syncing = false;
-        self->state.synced_with = id;
+        caf::anon_send(st.coord, prune_atom::value, std::move(keys));
+        st.syncing = false;
+        st.synced_with = id;
         spdlog::info("cluster: caught up with {} ({} reservations)", id, count);
+        push_unconfirmed(self, id, std::move(pushes));
       },
       [=](caf::error& e) {
         self->state.syncing = false;
@@ -549,11 +773,11 @@ void tick(cluster_pointer self) {
   // A worker catches up with the coordinator it follows, once per coordinator
   // (and again after the coordinator was lost and came back).
   if (!st.syncing && !st.coordinator_id.empty() && st.coordinator_id != st.opts.self_id
-      && st.synced_with != st.coordinator_id) {
+      && st.synced_with != st.coordinator_id && now >= st.next_sync_attempt) {
     if (auto p = find_peer(st, st.coordinator_id); p && p->out && p->alive) {
       st.syncing = true;
       st.replicated_while_syncing.clear();
-      sync_from(self, st.coordinator_id, "", std::make_shared<std::vector<std::string>>());
+      sync_from(self, st.coordinator_id, "", std::make_shared<catch_up>());
     }
   }
   self_checkin(self, now);
@@ -576,6 +800,16 @@ caf::behavior cluster_actor(cluster_pointer self, node_context* ctx, coordinator
   storage::status status;
   if (auto e = ctx->db->get_meta("cluster_epoch", status))
     st.epoch = std::strtoull(e->c_str(), nullptr, 10);
+  status = ctx->db->for_each_unconfirmed([&](const std::string& key, unconfirmed_write&& w) {
+    st.unconfirmed[key] = {std::move(w), ++st.next_generation, true};
+    return true;
+  });
+  if (!status.ok())
+    spdlog::error("cluster: reading the changes not yet on every node: {}", status.message);
+  if (!st.unconfirmed.empty())
+    spdlog::info("cluster: {} reservations changed here are not yet on every node; they are "
+                 "reconciled at the next catch-up",
+                 st.unconfirmed.size());
   st.started = st.last_tick = self->clock().now();
   self->set_down_handler([=](caf::down_msg& dm) {
     for (auto& p : self->state.peers)
@@ -627,7 +861,11 @@ caf::behavior cluster_actor(cluster_pointer self, node_context* ctx, coordinator
                      id);
         return false;
       }
-      st.inbound[sender] = id;
+      // Replace the key too, not only the value: a peer that reconnects (a
+      // healed partition) keeps its actor address, and a key kept from the
+      // old connection is its dead proxy, which connect() would then use.
+      st.inbound.erase(sender);
+      st.inbound.emplace(sender, id);
       return true;
     },
     // -- from authenticated peers ---------------------------------------------
@@ -735,6 +973,26 @@ caf::behavior cluster_actor(cluster_pointer self, node_context* ctx, coordinator
         return make_error(errc::storage_failure, "catch-up scan failed: " + status.message);
       return page;
     },
+    [=](reconcile_atom, std::string& id, reconcile_change& rc) -> caf::result<bool> {
+      auto who = sender_id(self);
+      if (!who || *who != id) {
+        reject(self, "a reconciliation");
+        return false;
+      }
+      // Only the coordinator decides; a node that stepped down meanwhile
+      // refuses, and the sender tries again at its next catch-up.
+      if (self->state.coordinator_id != self->state.opts.self_id)
+        return false;
+      auto rp = self->make_response_promise<bool>();
+      self->request(caf::actor_cast<caf::actor>(self->state.coord), caf::infinite,
+                    reconcile_atom::value, std::move(rc))
+        .then([=](reservation_record&) mutable { rp.deliver(true); },
+              [=](caf::error& e) mutable {
+                spdlog::debug("cluster: reconciliation from {}: {}", id, caf::to_string(e));
+                rp.deliver(false);
+              });
+      return rp;
+    },
     // -- local ----------------------------------------------------------------
     [=](replicate_atom, repl_change& ch) -> caf::result<bool> {
       // Answers true once every peer that was live when the change was sent has
@@ -742,23 +1000,38 @@ caf::behavior cluster_actor(cluster_pointer self, node_context* ctx, coordinator
       // returns); false when a peer that is still considered live did not
       // confirm in time. Only true lets the write be acknowledged, so a
       // coordinator elected after a crash has every acknowledged change.
+      // A change that some configured node did not confirm (it was not live,
+      // or was excused) is remembered for reconciliation before the answer.
       auto& st = self->state;
       std::vector<std::string> targets;
       for (auto& p : st.peers)
         if (p.alive)
           targets.push_back(p.addr.id);
-      if (targets.empty())
-        return true;  // no live peer: durable here only (degraded, docs/cluster.md)
       auto rp = self->make_response_promise<bool>();
+      if (targets.empty()) {
+        // No live peer: durable here only (degraded, docs/cluster.md).
+        note_outcome(self, ch.key, unconfirmed_of(ch), false,
+                     [rp]() mutable { rp.deliver(true); });
+        return rp;
+      }
       struct progress {
         std::size_t pending;
         bool all_confirmed = true;
+        bool everywhere;  ///< every configured peer confirmed
       };
-      auto prog = std::make_shared<progress>(progress{targets.size()});
-      auto answered = [=](bool ok) mutable {
+      auto prog = std::make_shared<progress>(
+        progress{targets.size(), true, targets.size() == st.peers.size()});
+      auto noted = std::make_shared<std::pair<std::string, unconfirmed_write>>(ch.key,
+                                                                              unconfirmed_of(ch));
+      // `ok`: the write may be acknowledged as far as this peer goes;
+      // `reached`: the peer has the change.
+      auto answered = [=](bool ok, bool reached) mutable {
         prog->all_confirmed = prog->all_confirmed && ok;
-        if (--prog->pending == 0)
-          rp.deliver(prog->all_confirmed);
+        prog->everywhere = prog->everywhere && reached;
+        if (--prog->pending > 0)
+          return;
+        note_outcome(self, noted->first, noted->second, prog->everywhere,
+                     [rp, ok = prog->all_confirmed]() mutable { rp.deliver(ok); });
       };
       auto patience = st.opts.failure_timeout + 2 * st.opts.heartbeat;
       // Once the failure detector has had its say: a peer declared dead (or
@@ -776,13 +1049,13 @@ caf::behavior cluster_actor(cluster_pointer self, node_context* ctx, coordinator
       auto send_to = [=](const std::string& id, caf::actor hdl) mutable {
         self->request(hdl, patience, replicate_atom::value, self->state.opts.self_id,
                       self->state.epoch, ch)
-          .then([=](bool ok) mutable { answered(ok); },
+          .then([=](bool ok) mutable { answered(ok, ok); },
                 [=](caf::error&) mutable {
                   if (excused(id))
-                    return answered(true);
+                    return answered(true, false);
                   // It failed while still considered live (e.g. it was just
                   // stopped): let the failure detector decide, then answer.
-                  after_patience([=]() mutable { answered(excused(id)); });
+                  after_patience([=]() mutable { answered(excused(id), false); });
                 });
       };
       for (auto& id : targets) {
@@ -805,7 +1078,7 @@ caf::behavior cluster_actor(cluster_pointer self, node_context* ctx, coordinator
         after_patience([=]() mutable {
           if (std::exchange(*done, true))
             return;
-          answered(excused(id));
+          answered(excused(id), false);
         });
       }
       return rp;

@@ -5,7 +5,8 @@
 /// first live node in config order, sticky while alive, with an epoch persisted
 /// in RocksDB), replicates every change to the peers before it is acknowledged,
 /// forwards writes from a worker to the coordinator, brings a (re)joining node
-/// up to date, and alerts when a peer goes silent and when it returns.
+/// up to date, pushes back what it wrote while not every node confirmed it
+/// (reconciliation), and alerts when a peer goes silent and when it returns.
 /// The protocol, its states and the failure matrix: docs/cluster.md.
 ///
 /// Messages (dynamically typed; remote ones only from authenticated peers):
@@ -16,6 +17,7 @@
 ///           (replicate_atom, id, epoch, repl_change) -> bool
 ///           (forward_atom, id, message) -> reservation_record
 ///           (sync_atom, after_key) -> sync_page
+///           (reconcile_atom, id, reconcile_change) -> bool   coordinator only
 
 #include "actors/cluster_tls.hpp"
 #include "actors/context.hpp"

@@ -277,6 +277,49 @@ coordinator_actor::behavior_type coordinator(coordinator_pointer self, node_cont
       }
       return gone.size();
     },
+    [=](reconcile_atom, reconcile_change& ch) -> caf::result<reservation_record> {
+      auto& st = self->state;
+      auto i = st.registry.find(ch.key);
+      if (i != st.registry.end() && i->second.closing)
+        return make_error(errc::conflict, "reservation is being removed; retry");
+      if (ch.removed) {
+        if (i == st.registry.end())
+          return ch.rec;  // removed here too: nothing to do
+        // A change made here since the removal wins over it (a monitor keeps
+        // a job someone still touches), as does a reservation created anew.
+        auto rp = self->make_response_promise<reservation_record>();
+        auto key = ch.key;
+        auto hdl = i->second.actor;
+        self->request(hdl, caf::infinite, get_atom::value)
+          .then(
+            [=](reservation_record& rec) mutable {
+              auto j = self->state.registry.find(key);
+              if (j == self->state.registry.end() || j->second.closing
+                  || j->second.actor != hdl || rec.uuid != ch.rec.uuid
+                  || rec.revision > ch.rec.revision)
+                rp.deliver(std::move(rec));
+              else
+                remove_entry(self, key, caf::make_message(checkout_atom::value), rp);
+            },
+            [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+        return rp;
+      }
+      if (i == st.registry.end()) {
+        // Created on the other side of a split: spawned like a replicated
+        // record (not counted against server.max_reservations_per_app, which
+        // that node checked when it accepted it).
+        ensure_uuid(ch.key, ch.rec);
+        auto placeholder = ch.rec;
+        placeholder.revision = 0;  // so that the actor adopts and persists ch.rec
+        auto hdl = spawn_reservation(self, ch.key, std::move(placeholder), false);
+        add_entry(self, ch.key, hdl, ch.rec.uuid);
+        i = st.registry.find(ch.key);
+      }
+      auto next = ch.rec.job_id + 1;
+      if (next > st.ctx->next_job_id.load())
+        st.ctx->next_job_id.store(next);
+      return self->delegate(i->second.actor, reconcile_atom::value, std::move(ch));
+    },
     [=](reevaluate_atom) {
       for (auto& kv : self->state.registry)
         if (!kv.second.closing)

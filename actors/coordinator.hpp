@@ -41,7 +41,13 @@ using coordinator_actor = caf::typed_actor<
   /// reservation looks at its deadline again.
   caf::reacts_to<reevaluate_atom>,
   /// From a reservation actor that terminated abnormally: respawn it.
-  caf::reacts_to<restart_atom, std::string, caf::actor_addr>>;
+  caf::reacts_to<restart_atom, std::string, caf::actor_addr>,
+  /// On the coordinator: a change another node made while not every node
+  /// confirmed it (docs/cluster.md, reconciliation). A record is created or
+  /// adopted as its reservation actor decides; a removal checks the
+  /// reservation out only if it is still the record that was removed (same
+  /// uuid, revision not higher). Replicated to every live node before the reply.
+  caf::replies_to<reconcile_atom, reconcile_change>::with<reservation_record>>;
 
 struct coordinator_state {
   struct entry {

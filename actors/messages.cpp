@@ -17,6 +17,7 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<repl_change>("gotel::repl_change");
   cfg.add_message_type<std::vector<repl_change>>("std::vector<gotel::repl_change>");
   cfg.add_message_type<sync_page>("gotel::sync_page");
+  cfg.add_message_type<reconcile_change>("gotel::reconcile_change");
   cfg.add_error_category(caf::atom("gotel"), render_errc);
 }
 

@@ -222,4 +222,26 @@ typename Inspector::result_type inspect(Inspector& f, sync_page& x) {
   return f(caf::meta::type_name("sync_page"), x.changes, x.next_key, x.done);
 }
 
+using reconcile_atom = caf::atom_constant<caf::atom("reconcile")>;
+
+/// Reconciliation (docs/cluster.md): a change this node made while not every
+/// configured node confirmed it, sent to the coordinator it catches up with.
+/// `rec` is the whole local record; with `removed`, the reservation was checked
+/// out here and `rec` carries only the removed record's uuid and revision.
+/// `seqs` and `entries` (same length, oldest first) are the newest history
+/// entries the coordinator's record did not yet count.
+struct reconcile_change {
+  std::string key;
+  reservation_record rec;
+  bool removed = false;
+  std::vector<std::uint64_t> seqs;
+  std::vector<checkin_entry> entries;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, reconcile_change& x) {
+  return f(caf::meta::type_name("reconcile_change"), x.key, x.rec, x.removed, x.seqs,
+           x.entries);
+}
+
 }  // namespace gotel

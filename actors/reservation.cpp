@@ -669,6 +669,36 @@ reservation_actor::behavior_type reservation(reservation_pointer self, node_cont
       if (done.quit_after)
         self->quit();
     },
+    [=](reconcile_atom, reconcile_change& ch) -> caf::result<reservation_record> {
+      auto& st = self->state;
+      if (st.closing)
+        return make_error(errc::conflict, "reservation is being checked out; retry");
+      // Older, or what we have already: nothing to do. (Early answers come
+      // before make_response_promise; see apply_atom.)
+      if (ch.removed || ch.rec.revision < st.rec.revision || ch.rec == st.rec)
+        return st.rec;
+      auto rp = self->make_response_promise<reservation_record>();
+      storage::write_batch batch;
+      std::optional<std::pair<std::uint64_t, checkin_entry>> newest;
+      if (ch.rec.revision > st.rec.revision) {
+        st.rec = std::move(ch.rec);
+        adopt_times(self);
+        batch.put(st.key, st.rec);
+        for (std::size_t i = 0; i < ch.seqs.size() && i < ch.entries.size(); ++i) {
+          batch.put_checkin(st.key, ch.seqs[i], ch.entries[i]);
+          if (ch.seqs[i] > st.ctx->history_limit)
+            batch.erase_checkin(st.key, ch.seqs[i] - st.ctx->history_limit);
+          newest = std::make_pair(ch.seqs[i], ch.entries[i]);
+        }
+      } else {
+        // The same revision with different content: both sides changed it
+        // while split. Ours wins, under a revision every node adopts.
+        record_batch(self, batch);
+      }
+      persist(self, std::move(batch), rp, {}, false, std::move(newest));
+      evaluate(self);
+      return rp;
+    },
     [=](apply_atom, repl_change& ch) -> caf::result<reservation_record> {
       auto& st = self->state;
       if (st.closing)

@@ -31,7 +31,13 @@ using reservation_actor = caf::typed_actor<
   caf::reacts_to<wake_atom, std::int64_t>,
   /// Run and ping signals (start, fail, exit status, log; success is a checkin).
   caf::replies_to<signal_atom, signal_request>::with<reservation_record>,
-  caf::reacts_to<persisted_atom, std::uint64_t, bool>>;
+  caf::reacts_to<persisted_atom, std::uint64_t, bool>,
+  /// On the coordinator, a record another node wrote while not every node
+  /// confirmed it (reconciliation, docs/cluster.md): adopted with its history
+  /// entries when its revision is newer; on a tie with different content this
+  /// record wins with a new revision. Either way the outcome is replicated to
+  /// every live node. Removals are decided by the coordinator actor.
+  caf::replies_to<reconcile_atom, reconcile_change>::with<reservation_record>>;
 
 struct reservation_state {
   using time_point = caf::actor_clock::time_point;

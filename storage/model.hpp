@@ -110,6 +110,8 @@ struct reservation_record {
   std::int64_t period_ms() const { return frequency * unit_ms(unit); }
   /// Seq of the newest history entry (`h/` key).
   std::uint64_t history_seq() const { return pings > checkins ? pings : checkins; }
+
+  friend bool operator==(const reservation_record&, const reservation_record&) = default;
 };
 
 /// Most runs a reservation tracks at once; a start beyond it drops the oldest.
@@ -123,6 +125,20 @@ struct checkin_entry {
   /// The signal: empty = a checkin (success); "start", "fail", "exit <n>"
   /// (n in 1-255), "log". Entries written before signals existed have none.
   std::string kind;
+};
+
+/// A change this node made that not every configured node confirmed (cluster
+/// reconciliation, docs/cluster.md): kept until it has been reconciled with
+/// the coordinator this node next catches up with.
+struct unconfirmed_write {
+  /// The change checked the reservation out. Then `revision` and `uuid` are
+  /// those of the record it removed; for any other change both are unused
+  /// (the record itself is read back from the store when it is pushed).
+  bool removed = false;
+  std::uint64_t revision = 0;
+  std::string uuid;
+
+  friend bool operator==(const unconfirmed_write&, const unconfirmed_write&) = default;
 };
 
 /// What an alert intent is about.

@@ -22,6 +22,7 @@ constexpr std::string_view history_ns = "h/";
 constexpr std::string_view outbox_ns = "o/";
 constexpr std::string_view alert_log_ns = "l/";
 constexpr std::string_view meta_ns = "m/";
+constexpr std::string_view unconfirmed_ns = "u/";
 
 void put_be(std::string& out, std::uint64_t v, int bytes) {
   for (int i = bytes - 1; i >= 0; --i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
@@ -59,6 +60,30 @@ std::string numbered_key(std::string_view ns, std::uint64_t n) {
   std::string k(ns);
   put_be(k, n, 8);
   return k;
+}
+
+std::string unconfirmed_db_key(const std::string& key) {
+  std::string k(unconfirmed_ns);
+  k += key;
+  return k;
+}
+
+/// u8 flags (bit 0: removed), u64 BE revision, then the uuid's bytes.
+std::string encode_unconfirmed(const unconfirmed_write& w) {
+  std::string v;
+  v.push_back(w.removed ? 1 : 0);
+  put_be(v, w.revision, 8);
+  v += w.uuid;
+  return v;
+}
+
+std::optional<unconfirmed_write> decode_unconfirmed(std::string_view v) {
+  if (v.size() < 9 || static_cast<unsigned char>(v[0]) > 1) return std::nullopt;
+  unconfirmed_write w;
+  w.removed = v[0] == 1;
+  w.revision = get_be64(v.substr(1));
+  w.uuid = std::string(v.substr(9));
+  return w;
 }
 
 std::string meta_db_key(const std::string& name) {
@@ -252,6 +277,14 @@ void write_batch::put_meta(const std::string& name, const std::string& value) {
   raw().Put(meta_db_key(name), value);
 }
 
+void write_batch::put_unconfirmed(const std::string& key, const unconfirmed_write& w) {
+  raw().Put(unconfirmed_db_key(key), encode_unconfirmed(w));
+}
+
+void write_batch::erase_unconfirmed(const std::string& key) {
+  raw().Delete(unconfirmed_db_key(key));
+}
+
 void write_batch::append_batch(write_batch&& other) {
   if (other.count() == 0) return;
   if (count() == 0) {
@@ -374,6 +407,24 @@ std::uint64_t store::last_alert_log_seq() const {
       },
       bad);
   return seq;
+}
+
+status store::for_each_unconfirmed(
+    const std::function<bool(const std::string& key, unconfirmed_write&& w)>& fn) const {
+  std::size_t bad = 0;
+  status st = scan(
+      *db_, unconfirmed_ns, false,
+      [&](std::string_view key, std::string_view value, bool& decoded) {
+        auto w = decode_unconfirmed(value);
+        if (!w) {
+          decoded = false;
+          return true;
+        }
+        return fn(std::string(key), std::move(*w));
+      },
+      bad);
+  if (st.ok() && bad > 0) return corrupt_value("unconfirmed write", bad);
+  return st;
 }
 
 std::optional<std::string> store::get_meta(const std::string& name, status& st) const {

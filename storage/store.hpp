@@ -56,6 +56,9 @@ class write_batch {
   void erase_intent(std::uint64_t id);
   void append(std::uint64_t seq, const alert_log_entry& entry);
   void put_meta(const std::string& name, const std::string& value);
+  /// Remembers that the change to reservation `key` is not on every node yet.
+  void put_unconfirmed(const std::string& key, const unconfirmed_write& w);
+  void erase_unconfirmed(const std::string& key);
 
   std::size_t count() const;
   bool empty() const { return count() == 0; }
@@ -105,6 +108,11 @@ class store {
   std::uint64_t last_alert_log_seq() const;
 
   std::optional<std::string> get_meta(const std::string& name, status& st) const;
+
+  /// Every unconfirmed write (put_unconfirmed), in key order; stops when `fn`
+  /// returns false.
+  status for_each_unconfirmed(
+    const std::function<bool(const std::string& key, unconfirmed_write&& w)>& fn) const;
 
   /// Flushes memtables; for tests and clean shutdown.
   status flush();

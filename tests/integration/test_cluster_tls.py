@@ -148,8 +148,8 @@ class TlsTestCase(ClusterTestCase):
         carries records but not their checkin history (docs/cluster.md)."""
         # One coordinator, and every other node caught up with that one: when
         # handshakes take seconds (ASan), nodes first elect themselves, and a
-        # write taken by such a transient coordinator is lost when it steps
-        # down (docs/cluster.md, limitations).
+        # write taken by such a transient coordinator reaches the others only
+        # once it steps down and catches up (docs/cluster.md, Reconciliation).
         def joined():
             coordinators = self.coordinators()
             if len(coordinators) != 1:

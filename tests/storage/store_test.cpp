@@ -346,6 +346,41 @@ TEST_F(store_test, meta_get_and_missing) {
   EXPECT_EQ(*v, std::string("\0\x01", 2));
 }
 
+TEST_F(store_test, unconfirmed_writes_survive_a_reopen_in_key_order_and_can_be_erased) {
+  const auto a = reservation_key("a", "x");
+  const auto ab = reservation_key("a", "xy");  // a prefix of it is another key
+  write_batch b;
+  b.put_unconfirmed(ab, unconfirmed_write{true, 0x0102030405060708ULL, "uuid-1"});
+  b.put_unconfirmed(a, unconfirmed_write{});
+  b.put(a, make_reservation(1, "a", "x"));
+  commit(b);
+  reopen();
+  std::vector<std::pair<std::string, unconfirmed_write>> seen;
+  auto st = db_->for_each_unconfirmed([&](const std::string& key, unconfirmed_write&& w) {
+    seen.emplace_back(key, std::move(w));
+    return true;
+  });
+  ASSERT_TRUE(st.ok()) << st.message;
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].first, a);
+  EXPECT_EQ(seen[0].second, unconfirmed_write{});
+  EXPECT_EQ(seen[1].first, ab);
+  EXPECT_EQ(seen[1].second, (unconfirmed_write{true, 0x0102030405060708ULL, "uuid-1"}));
+
+  write_batch e;
+  e.erase_unconfirmed(ab);
+  commit(e);
+  seen.clear();
+  st = db_->for_each_unconfirmed([&](const std::string& key, unconfirmed_write&& w) {
+    seen.emplace_back(key, std::move(w));
+    return true;
+  });
+  ASSERT_TRUE(st.ok()) << st.message;
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].first, a);
+  EXPECT_TRUE(db_->get_reservation(a, st)) << "the reservation itself is untouched";
+}
+
 TEST_F(store_test, undecodable_values_are_reported_as_corruption_without_hiding_good_ones) {
   write_batch b;
   b.put(reservation_key("a", "1"), make_reservation(1, "a", "1"));
