@@ -148,6 +148,26 @@ reservation_actor create_entry(coordinator_pointer self, const std::string& key,
   return hdl;
 }
 
+/// The actor of `key`, spawned and registered from `rec` if this node has none
+/// yet (a record another node wrote: replicated or reconciled; not counted
+/// against server.max_reservations_per_app, which that node checked). Job ids
+/// allocated here continue past rec's.
+reservation_actor adopt_entry(coordinator_pointer self, const std::string& key,
+                              reservation_record& rec) {
+  auto& st = self->state;
+  auto next = rec.job_id + 1;
+  if (next > st.ctx->next_job_id.load())
+    st.ctx->next_job_id.store(next);
+  if (auto i = st.registry.find(key); i != st.registry.end())
+    return i->second.actor;
+  ensure_uuid(key, rec);
+  auto placeholder = rec;
+  placeholder.revision = 0;  // so that the actor adopts and persists rec
+  auto hdl = spawn_reservation(self, key, std::move(placeholder), false);
+  add_entry(self, key, hdl, rec.uuid);
+  return hdl;
+}
+
 }  // namespace
 
 coordinator_actor::behavior_type coordinator(coordinator_pointer self, node_context* ctx) {
@@ -248,19 +268,8 @@ coordinator_actor::behavior_type coordinator(coordinator_pointer self, node_cont
         remove_entry(self, key, caf::make_message(apply_atom::value, std::move(ch)), rp);
         return rp;
       }
-      if (i == st.registry.end()) {
-        ensure_uuid(ch.key, ch.rec);
-        auto placeholder = ch.rec;
-        placeholder.revision = 0;  // so that the actor adopts and persists ch.rec
-        auto hdl = spawn_reservation(self, ch.key, std::move(placeholder), false);
-        add_entry(self, ch.key, hdl, ch.rec.uuid);
-        i = st.registry.find(ch.key);
-      }
-      auto next = ch.rec.job_id + 1;
-      auto cur = st.ctx->next_job_id.load();
-      if (next > cur)
-        st.ctx->next_job_id.store(next);
-      return self->delegate(i->second.actor, apply_atom::value, std::move(ch));
+      auto hdl = adopt_entry(self, ch.key, ch.rec);
+      return self->delegate(hdl, apply_atom::value, std::move(ch));
     },
     [=](prune_atom, std::vector<std::string>& keep) -> std::uint64_t {
       std::sort(keep.begin(), keep.end());
@@ -304,21 +313,9 @@ coordinator_actor::behavior_type coordinator(coordinator_pointer self, node_cont
             [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
         return rp;
       }
-      if (i == st.registry.end()) {
-        // Created on the other side of a split: spawned like a replicated
-        // record (not counted against server.max_reservations_per_app, which
-        // that node checked when it accepted it).
-        ensure_uuid(ch.key, ch.rec);
-        auto placeholder = ch.rec;
-        placeholder.revision = 0;  // so that the actor adopts and persists ch.rec
-        auto hdl = spawn_reservation(self, ch.key, std::move(placeholder), false);
-        add_entry(self, ch.key, hdl, ch.rec.uuid);
-        i = st.registry.find(ch.key);
-      }
-      auto next = ch.rec.job_id + 1;
-      if (next > st.ctx->next_job_id.load())
-        st.ctx->next_job_id.store(next);
-      return self->delegate(i->second.actor, reconcile_atom::value, std::move(ch));
+      // Created on the other side of a split, or changed there.
+      auto hdl = adopt_entry(self, ch.key, ch.rec);
+      return self->delegate(hdl, reconcile_atom::value, std::move(ch));
     },
     [=](reevaluate_atom) {
       for (auto& kv : self->state.registry)
