@@ -468,4 +468,26 @@ std::optional<alert_log_entry> decode_alert_log(std::string_view bytes) {
   return e;
 }
 
+std::string encode(const unconfirmed_write& w) {
+  json o = json::object();
+  o["rm"] = w.removed ? 1 : 0;
+  o["v"] = w.revision;
+  o["u"] = w.uuid;
+  return finish(o);
+}
+
+std::optional<unconfirmed_write> decode_unconfirmed(std::string_view bytes) {
+  auto obj = parse(bytes);
+  if (!obj) return std::nullopt;
+  unconfirmed_write w;
+  std::uint8_t removed = 0;
+  fields f(*obj);
+  f.integer("rm", removed, required);
+  f.integer("v", w.revision);
+  f.text("u", w.uuid);
+  if (!f.ok || removed > 1) return std::nullopt;
+  w.removed = removed == 1;
+  return w;
+}
+
 }  // namespace gotel::codec

@@ -68,24 +68,6 @@ std::string unconfirmed_db_key(const std::string& key) {
   return k;
 }
 
-/// u8 flags (bit 0: removed), u64 BE revision, then the uuid's bytes.
-std::string encode_unconfirmed(const unconfirmed_write& w) {
-  std::string v;
-  v.push_back(w.removed ? 1 : 0);
-  put_be(v, w.revision, 8);
-  v += w.uuid;
-  return v;
-}
-
-std::optional<unconfirmed_write> decode_unconfirmed(std::string_view v) {
-  if (v.size() < 9 || static_cast<unsigned char>(v[0]) > 1) return std::nullopt;
-  unconfirmed_write w;
-  w.removed = v[0] == 1;
-  w.revision = get_be64(v.substr(1));
-  w.uuid = std::string(v.substr(9));
-  return w;
-}
-
 std::string meta_db_key(const std::string& name) {
   std::string k(meta_ns);
   k += name;
@@ -278,7 +260,7 @@ void write_batch::put_meta(const std::string& name, const std::string& value) {
 }
 
 void write_batch::put_unconfirmed(const std::string& key, const unconfirmed_write& w) {
-  raw().Put(unconfirmed_db_key(key), encode_unconfirmed(w));
+  raw().Put(unconfirmed_db_key(key), codec::encode(w));
 }
 
 void write_batch::erase_unconfirmed(const std::string& key) {
@@ -415,7 +397,7 @@ status store::for_each_unconfirmed(
   status st = scan(
       *db_, unconfirmed_ns, false,
       [&](std::string_view key, std::string_view value, bool& decoded) {
-        auto w = decode_unconfirmed(value);
+        auto w = codec::decode_unconfirmed(value);
         if (!w) {
           decoded = false;
           return true;

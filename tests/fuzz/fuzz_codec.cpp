@@ -36,6 +36,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     round_trip(b, gotel::codec::decode_checkin);
     round_trip(b, gotel::codec::decode_intent);
     round_trip(b, gotel::codec::decode_alert_log);
+    round_trip(b, gotel::codec::decode_unconfirmed);
   }
   return 0;
 }

@@ -154,6 +154,23 @@ TEST(codec, alert_log_round_trip) {
   EXPECT_EQ(back->outcome, e.outcome);
 }
 
+TEST(codec, unconfirmed_write_round_trip_and_refusals) {
+  unconfirmed_write w;
+  w.removed = true;
+  w.revision = std::numeric_limits<std::uint64_t>::max();
+  w.uuid = "0b6a1c1e-8a44-4a43-9f5e-2f0e4f6b7c11";
+  auto back = codec::decode_unconfirmed(codec::encode(w));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(*back, w);
+  EXPECT_EQ(codec::decode_unconfirmed(codec::encode(unconfirmed_write{})), unconfirmed_write{});
+  // A flag other than 0 or 1, a missing flag, or a wrong type is not a value
+  // this version wrote: refused, never guessed.
+  EXPECT_FALSE(codec::decode_unconfirmed(raw_value({{"rm", 2}})));
+  EXPECT_FALSE(codec::decode_unconfirmed(raw_value({{"v", 3}})));
+  EXPECT_FALSE(codec::decode_unconfirmed(raw_value({{"rm", 1}, {"v", -3}})));
+  EXPECT_FALSE(codec::decode_unconfirmed(raw_value({{"rm", 1}, {"u", 7}})));
+}
+
 TEST(codec, missing_optional_fields_take_defaults_and_unknown_fields_are_ignored) {
   auto r = codec::decode_reservation(
       raw_value({{"id", 3}, {"a", "app"}, {"c", "comp"}, {"f", 2}, {"u", 0}, {"zz", "new"}}));
