@@ -285,15 +285,22 @@ std::vector<alert_intent> failure_intents(reservation_state& st, const std::stri
                         rec.failed_since_ms, wall);
 }
 
+/// Writes history entry `seq` in `batch` and trims the entry that falls out of
+/// the history limit with it.
+void put_history(reservation_state& st, storage::write_batch& batch, std::uint64_t seq,
+                 const checkin_entry& entry) {
+  batch.put_checkin(st.key, seq, entry);
+  if (seq > st.ctx->history_limit)
+    batch.erase_checkin(st.key, seq - st.ctx->history_limit);
+}
+
 /// Adds `entry` to the history in `batch` under the next seq (rec.pings), and
 /// trims the oldest entry beyond the history limit. Call before record_batch.
 std::uint64_t add_history(reservation_state& st, storage::write_batch& batch,
                           const checkin_entry& entry) {
   auto seq = st.rec.history_seq() + 1;
   st.rec.pings = seq;
-  batch.put_checkin(st.key, seq, entry);
-  if (seq > st.ctx->history_limit)
-    batch.erase_checkin(st.key, seq - st.ctx->history_limit);
+  put_history(st, batch, seq, entry);
   return seq;
 }
 
@@ -525,9 +532,7 @@ reservation_actor::behavior_type reservation(reservation_pointer self, node_cont
       storage::write_batch batch;
       record_batch(self, batch);
       checkin_entry entry{wall, std::move(req.notes), std::move(req.source), {}};
-      batch.put_checkin(st.key, seq, entry);
-      if (seq > st.ctx->history_limit)
-        batch.erase_checkin(st.key, seq - st.ctx->history_limit);
+      put_history(st, batch, seq, entry);
       auto rp = self->make_response_promise<reservation_record>();
       persist(self, std::move(batch), rp, std::move(intents), false,
               std::make_pair(seq, std::move(entry)));
@@ -685,9 +690,7 @@ reservation_actor::behavior_type reservation(reservation_pointer self, node_cont
         adopt_times(self);
         batch.put(st.key, st.rec);
         for (std::size_t i = 0; i < ch.seqs.size() && i < ch.entries.size(); ++i) {
-          batch.put_checkin(st.key, ch.seqs[i], ch.entries[i]);
-          if (ch.seqs[i] > st.ctx->history_limit)
-            batch.erase_checkin(st.key, ch.seqs[i] - st.ctx->history_limit);
+          put_history(st, batch, ch.seqs[i], ch.entries[i]);
           newest = std::make_pair(ch.seqs[i], ch.entries[i]);
         }
       } else {
@@ -721,11 +724,8 @@ reservation_actor::behavior_type reservation(reservation_pointer self, node_cont
       st.rec = std::move(ch.rec);
       adopt_times(self);
       batch.put(st.key, st.rec);
-      if (ch.checkin_seq != 0) {
-        batch.put_checkin(st.key, ch.checkin_seq, ch.checkin);
-        if (ch.checkin_seq > st.ctx->history_limit)
-          batch.erase_checkin(st.key, ch.checkin_seq - st.ctx->history_limit);
-      }
+      if (ch.checkin_seq != 0)
+        put_history(st, batch, ch.checkin_seq, ch.checkin);
       persist(self, std::move(batch), rp, {}, false, std::nullopt, replication::no);
       evaluate(self);
       return rp;
