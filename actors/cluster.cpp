@@ -69,6 +69,10 @@ struct peer {
   unix_ms last_heard_wall = 0;
   std::uint64_t epoch = 0;
   std::string down_key;  ///< the open "node silent" incident, if any
+  /// Our last handshake over the connection it opened failed (it did not
+  /// answer in time): dial our own connection next instead of trying again
+  /// over that one.
+  bool dial_next = false;
   std::uint64_t failed_attempts = 0;     ///< connection attempts failed in a row
   std::uint64_t handshake_failures = 0;  ///< of them, reached the peer but no session
   std::string logged_failure;         ///< the last failure logged at warn level
@@ -128,6 +132,23 @@ struct cluster_state {
 };
 
 using cluster_pointer = caf::stateful_actor<cluster_state>*;
+
+/// Whether `a` and `b` are the very same actor handle, not merely handles of
+/// the same remote actor: CAF compares actor addresses by node and actor id,
+/// so the proxy of a connection that is gone equals the proxy of the one that
+/// replaced it. Bookkeeping that a dead connection's leftovers must not touch
+/// compares identity.
+bool same_handle(const caf::actor_addr& a, const caf::actor_addr& b) {
+  return a.get() == b.get();
+}
+
+/// Whether `hdl` (a peer's actor, reached through a CAF proxy) is gone: CAF
+/// kills the proxies of a connection it closed, and a killed proxy drops every
+/// message silently, so a request sent through it only times out.
+bool gone(const caf::actor& hdl) {
+  auto ptr = caf::actor_cast<caf::abstract_actor*>(hdl);
+  return ptr == nullptr || ptr->getf(caf::abstract_actor::is_cleaned_up_flag);
+}
 
 peer* find_peer(cluster_state& st, const std::string& id) {
   for (auto& p : st.peers)
@@ -358,6 +379,7 @@ void authenticate(cluster_pointer self, const std::string& id, caf::actor hdl,
               q->backoff = milliseconds{250};
               q->failed_attempts = 0;
               q->handshake_failures = 0;
+              q->dial_next = false;
               q->logged_failure.clear();
               q->out = hdl;
               self->monitor(hdl);
@@ -423,20 +445,29 @@ void connect(cluster_pointer self, peer& p) {
   // connection: with CAF's OpenSSL transport, a second connection between
   // two connected nodes made BASP drop both (and time out the connect), and
   // one connection per pair is enough for any transport.
+  // A connection that is gone is forgotten (its proxy would swallow the
+  // handshake); one our handshake timed out on is skipped once, so that
+  // attempt dials. Either way the peer's own authentication stays: it says
+  // who sends over that connection, and only the connection's end ends it.
+  // (Regression: a failed handshake over it erased the entry, which by then
+  // could be the peer's new authentication, equal by address; everything the
+  // peer sent was then refused for good, as its own link to us still stood.)
   for (auto i = st.inbound.begin(); i != st.inbound.end(); ++i) {
     if (i->second != id)
       continue;
-    auto addr = i->first;
-    if (auto hdl = caf::actor_cast<caf::actor>(addr)) {
-      // If that connection is gone, forget it, so the next attempt dials.
-      authenticate(self, id, hdl, [self, addr, failed](const caf::error& err) {
-        self->state.inbound.erase(addr);
-        failed(err);
-      });
-      return;
+    auto hdl = caf::actor_cast<caf::actor>(i->first);
+    if (gone(hdl)) {
+      st.inbound.erase(i);
+      break;
     }
-    st.inbound.erase(i);
-    break;
+    if (std::exchange(p.dial_next, false))
+      break;
+    authenticate(self, id, hdl, [self, id, failed](const caf::error& err) {
+      if (auto q = find_peer(self->state, id))
+        q->dial_next = true;
+      failed(err);
+    });
+    return;
   }
   auto mm = st.opts.transport == cluster_transport::plain
               ? self->system().middleman().actor_handle()
@@ -812,12 +843,17 @@ caf::behavior cluster_actor(cluster_pointer self, node_context* ctx, coordinator
                  st.unconfirmed.size());
   st.started = st.last_tick = self->clock().now();
   self->set_down_handler([=](caf::down_msg& dm) {
+    // By identity: a peer's actor keeps its address across connections, and
+    // this may be the end of a connection that another already replaced.
     for (auto& p : self->state.peers)
-      if (p.out && p.out.address() == dm.source) {
+      if (p.out && same_handle(p.out.address(), dm.source)) {
         spdlog::info("cluster: connection to {} lost", p.addr.id);
         p.out = nullptr;
         p.next_attempt = self->clock().now() + p.backoff;
       }
+    auto& inbound = self->state.inbound;
+    if (auto i = inbound.find(dm.source); i != inbound.end() && same_handle(i->first, dm.source))
+      inbound.erase(i);
   });
   self->send(self, tick_atom::value);
   return {
@@ -866,6 +902,8 @@ caf::behavior cluster_actor(cluster_pointer self, node_context* ctx, coordinator
       // old connection is its dead proxy, which connect() would then use.
       st.inbound.erase(sender);
       st.inbound.emplace(sender, id);
+      // Its connection's end ends the authentication (down handler).
+      self->monitor(caf::actor_cast<caf::actor>(self->current_sender()));
       return true;
     },
     // -- from authenticated peers ---------------------------------------------

@@ -100,7 +100,7 @@ class BlockingProxy:
 
 class ClusterTestCase(GotelTestCase):
     def start_cluster(self, n=3, secret="cluster-secret", views=None, hook=None,
-                      timeout_ms=TIMEOUT_MS, started=None):
+                      timeout_ms=TIMEOUT_MS, started=None, heartbeat_ms=HEARTBEAT_MS):
         """Makes n nodes and starts the first `started` (all by default);
         `views[i]` optionally overrides the cluster address node i uses for
         each other node (to route through proxies)."""
@@ -117,7 +117,7 @@ class ClusterTestCase(GotelTestCase):
                 env["GOTEL_WEBHOOK_URL"] = hook.url
             args = ["--set", "server.node_id=" + ids[i],
                     "--set", "cluster.nodes=" + ",".join(entries),
-                    "--set", "cluster.heartbeat_ms=%d" % HEARTBEAT_MS,
+                    "--set", "cluster.heartbeat_ms=%d" % heartbeat_ms,
                     "--set", "cluster.failure_timeout_ms=%d" % timeout_ms,
                     "--set", "alerts.retry_initial_ms=200"]
             self.nodes.append(self.server(env=env, args=args,
@@ -145,6 +145,11 @@ class ClusterTestCase(GotelTestCase):
     def log_of(self, node):
         with open(node.log_path, "rb") as f:
             return f.read().decode("utf-8", "replace")
+
+    def alerted(self, node, app, component):
+        """How many alerts `node`'s record of the reservation counts (0 if none)."""
+        job = node.job(app, component)
+        return job["alerts"] if job else 0
 
     def user_jobs_on(self, node):
         return sorted((j["app"], j["component"], j["number_of_checkins"])
@@ -227,15 +232,21 @@ class Failover(ClusterTestCase):
 
         t = threading.Thread(target=client, daemon=True)
         t.start()
-        time.sleep(0.5)
-        # A deadline that falls in the gap: due ~1 s after the kill.
-        nodes[2].reserve("gap", "job", 2, "seconds")
-        time.sleep(1.0)
+        self.assertTrue(wait_until(lambda: acked[0] >= 5, 10), "checkins are acknowledged")
+        # A deadline that falls in the gap: due 1 s after it was reserved, the
+        # kill comes as soon as both survivors have the reservation, and the
+        # takeover one failure timeout after it. (Should the kill come later,
+        # n1 alerts it and the survivors must not alert it again: still once.)
+        nodes[2].reserve("gap", "job", 1, "seconds")
+        self.assertTrue(wait_until(lambda: all(n.job("gap", "job") for n in nodes[1:]), 5))
         killed_at = time.monotonic()
         nodes[0].kill()
         new = self.wait_one_coordinator(nodes[1:], timeout=10)
         took = time.monotonic() - killed_at
-        time.sleep(0.5)
+        # Checkins keep being acknowledged after the takeover.
+        at_takeover = acked[0]
+        self.assertTrue(wait_until(lambda: acked[0] >= at_takeover + 5, 10),
+                        "checkins acknowledged after the takeover")
         stop.set()
         t.join(10)
         print("failover: new coordinator %s after %.2f s (failure timeout %.1f s)"
@@ -243,7 +254,11 @@ class Failover(ClusterTestCase):
         self.assertLess(took, TIMEOUT_MS / 1000.0 + 3.0)
         late = hook.wait_for("late", app="gap", timeout=10)
         self.assertIsNotNone(late, "the gap's deadline was alerted")
-        time.sleep(2)
+        # Both survivors hold the alerted state (a second coordinator would
+        # alert it again under another key; a survivor without it, later).
+        self.assertTrue(wait_until(lambda: all(self.alerted(n, "gap", "job") >= 1
+                                               for n in nodes[1:]), 10),
+                        "both survivors record the alert")
         gap_late = [e for e in hook.events("late", app="gap")]
         self.assertEqual(len({e["dedup_key"] for e in gap_late}), 1, gap_late)
         self.assertEqual(len(gap_late), 1, "alerted exactly once: %r" % gap_late)
@@ -261,16 +276,26 @@ class Pause(ClusterTestCase):
         nodes = self.start_cluster(3, hook=hook)
         self.assertIs(self.wait_one_coordinator(), nodes[0])
         nodes[1].reserve("paused", "job", 2, "seconds")
+        self.assertTrue(wait_until(lambda: all(n.job("paused", "job") for n in nodes), 5))
         os.kill(nodes[0].proc.pid, signal.SIGSTOP)
         try:
             new = self.wait_one_coordinator(nodes[1:], timeout=10)
-            time.sleep(1.0)
+            # The deadline passes while n1 is paused and is alerted by the
+            # new coordinator; n1 wakes with it due too.
+            self.assertIsNotNone(hook.wait_for("late", app="paused", timeout=10),
+                                 "the new coordinator alerts the job")
         finally:
             os.kill(nodes[0].proc.pid, signal.SIGCONT)
         # The woken node learns the newer epoch and steps down.
         self.assertTrue(wait_until(lambda: self.coordinators() == [new], 5),
                         "coordinators after SIGCONT: %s" % [n.port for n in self.coordinators()])
-        time.sleep(2)
+        # It has caught up with the new coordinator (and with it the alerted
+        # state): from then on it could not alert under a second key even if
+        # it coordinated again.
+        new_id = "n%d" % (nodes.index(new) + 1)
+        self.assertTrue(wait_until(lambda: "caught up with " + new_id in self.log_of(nodes[0])
+                                   and self.alerted(nodes[0], "paused", "job") >= 1, 10),
+                        nodes[0].log_tail())
         lates = hook.events("late", app="paused")
         self.assertTrue(lates, "the job was alerted")
         self.assertEqual(len({e["dedup_key"] for e in lates}), 1, lates)
@@ -352,12 +377,18 @@ class Credential(ClusterTestCase):
                            args=["--set", "server.node_id=n1"] + common)
         bad = self.server(env={"GOTEL_CLUSTER_SECRET": "x9Wv-other-secret"},
                           args=["--set", "server.node_id=n2"] + common)
-        time.sleep(3 * TIMEOUT_MS / 1000.0)
+        refusal = "refused a peer claiming to be \"n2\""
+        self.assertTrue(wait_until(lambda: refusal in self.log_of(good), 10), good.log_tail())
+        # Each alone coordinates (n2 after listening for one failure timeout).
+        self.assertTrue(wait_until(lambda: len(self.coordinators([good, bad])) == 2, 10))
         bad.reserve("intruder", "job", 1, "hours")
-        time.sleep(1)
+        # n2 keeps trying (and being refused) after its write was acknowledged.
+        refused = self.log_of(good).count(refusal)
+        self.assertTrue(wait_until(lambda: self.log_of(good).count(refusal) > refused, 10),
+                        good.log_tail())
         self.assertEqual(good.user_jobs(), [], "nothing from the intruder arrives")
         log = self.log_of(good)
-        self.assertIn("refused a peer claiming to be \"n2\"", log)
+        self.assertIn(refusal, log)
         self.assertNotIn("x9Wv-other-secret", log, "secrets never reach the log")
         self.assertNotIn("k7Qz-right-secret", log, "secrets never reach the log")
 
