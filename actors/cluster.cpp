@@ -41,6 +41,9 @@ using namespace std::chrono;
 using time_point = caf::actor_clock::time_point;
 using tick_atom = caf::atom_constant<caf::atom("ctick")>;
 using recheck_atom = caf::atom_constant<caf::atom("recheck")>;
+/// "I do not know you (any more): authenticate again", to the sender of a
+/// refused message (see reject()).
+using reauth_atom = caf::atom_constant<caf::atom("reauth")>;
 
 /// Reservations per catch-up page: small enough that heartbeats sharing the
 /// connection are not delayed (BUILD-NOTES.md), large enough to move 1M quickly.
@@ -102,6 +105,10 @@ struct cluster_state {
   time_point recovering_until{};
   std::string synced_with;  ///< the coordinator whose state we caught up with
   bool syncing = false;
+  /// The running catch-up's peer and number; an answer to an abandoned one
+  /// (its peer went away, see tick()) is ignored.
+  std::string syncing_from;
+  std::uint64_t sync_generation = 0;
   /// Keys of replicated changes applied while a catch-up runs. The pages were
   /// read earlier, over another connection, so such a key (a reservation
   /// created meanwhile) can be missing from them: the final prune keeps it.
@@ -179,6 +186,11 @@ void reject(cluster_pointer self, const char* what) {
   if (st.rejected++ < 10 || st.rejected % 100 == 0)
     spdlog::warn("cluster: refused {} from an unauthenticated sender ({} refused so far)", what,
                  st.rejected);
+  // A peer that believes it is authenticated here (its link to us outlived
+  // our record of its handshake) authenticates again when told; anyone else
+  // ignores this. One answer per refused message, nothing else is sent.
+  if (auto sender = self->current_sender())
+    self->send(caf::actor_cast<caf::actor>(sender), reauth_atom::value);
 }
 
 void persist_epoch(cluster_pointer self) {
@@ -293,6 +305,9 @@ void become_coordinator(cluster_pointer self) {
     highest = std::max(highest, p.epoch);
   st.epoch = highest + 1;
   st.coordinator_id = st.opts.self_id;
+  // Whoever coordinates after us has writes we never saw: catch up with it
+  // then, even if we caught up with it before.
+  st.synced_with.clear();
   persist_epoch(self);
   spdlog::warn("cluster: {} takes over as coordinator, epoch {}", st.opts.self_id, st.epoch);
   // Tell everyone at once rather than at the next tick.
@@ -381,6 +396,8 @@ void authenticate(cluster_pointer self, const std::string& id, caf::actor hdl,
               q->handshake_failures = 0;
               q->dial_next = false;
               q->logged_failure.clear();
+              if (q->out && same_handle(q->out.address(), hdl.address()))
+                return;  // re-authenticated over the link we have (reauth_atom)
               q->out = hdl;
               self->monitor(hdl);
               spdlog::info("cluster: connected to {}", id);
@@ -686,10 +703,16 @@ void sync_from(cluster_pointer self, std::string id, std::string after,
     self->state.syncing = false;
     return;
   }
+  auto generation = self->state.sync_generation;
+  auto current = [self, generation] {
+    return self->state.syncing && self->state.sync_generation == generation;
+  };
   self->request(p->out, seconds{30}, sync_atom::value, after)
     .then(
       [=](sync_page& page) {
         auto& st = self->state;
+        if (!current())
+          return;
         for (auto& ch : page.changes) {
           if (auto u = st.unconfirmed.find(ch.key); u != st.unconfirmed.end()) {
             auto& w = u->second.write;
@@ -720,6 +743,8 @@ void sync_from(cluster_pointer self, std::string id, std::string after,
         push_unconfirmed(self, id, std::move(pushes));
       },
       [=](caf::error& e) {
+        if (!current())
+          return;
         self->state.syncing = false;
         spdlog::warn("cluster: catch-up from {} failed: {}", id, caf::to_string(e));
       });
@@ -786,6 +811,11 @@ void tick(cluster_pointer self) {
     // replaced it. If nobody did, it is elected again after listening.
     if (st.coordinator_id == st.opts.self_id)
       st.coordinator_id.clear();
+    // Whatever was written meanwhile went past us: catch up again with
+    // whoever coordinates, even the one we caught up with before the pause.
+    // (Regression: a node paused while coordinating, whose coordinator before
+    // that took over again, never caught up and missed the writes.)
+    st.synced_with.clear();
   }
   for (auto& p : st.peers) {
     bool alive = p.heard && now - p.last_heard <= st.opts.failure_timeout;
@@ -803,10 +833,26 @@ void tick(cluster_pointer self) {
   update_role(self, now);
   // A worker catches up with the coordinator it follows, once per coordinator
   // (and again after the coordinator was lost and came back).
+  // A catch-up whose peer is no longer the live coordinator we reach is
+  // abandoned: its request may never be answered (its connection closed, or
+  // the peer was paused), and it would hold every catch-up off until it times
+  // out. (Regression: a node that asked a coordinator which was then paused
+  // stayed behind for 30 s, missing every write made meanwhile.)
+  if (st.syncing) {
+    auto p = find_peer(st, st.syncing_from);
+    if (st.syncing_from != st.coordinator_id || !p || !p->out || !p->alive) {
+      spdlog::info("cluster: catch-up from {} abandoned: no longer the coordinator we reach",
+                   st.syncing_from);
+      st.syncing = false;
+      ++st.sync_generation;
+    }
+  }
   if (!st.syncing && !st.coordinator_id.empty() && st.coordinator_id != st.opts.self_id
       && st.synced_with != st.coordinator_id && now >= st.next_sync_attempt) {
     if (auto p = find_peer(st, st.coordinator_id); p && p->out && p->alive) {
       st.syncing = true;
+      st.syncing_from = st.coordinator_id;
+      ++st.sync_generation;
       st.replicated_while_syncing.clear();
       sync_from(self, st.coordinator_id, "", std::make_shared<catch_up>());
     }
@@ -905,6 +951,23 @@ caf::behavior cluster_actor(cluster_pointer self, node_context* ctx, coordinator
       // Its connection's end ends the authentication (down handler).
       self->monitor(caf::actor_cast<caf::actor>(self->current_sender()));
       return true;
+    },
+    [=](reauth_atom) {
+      // Only from the very actor we reach a peer through (a stranger cannot
+      // make us talk to anyone else), and only once at a time.
+      auto sender = caf::actor_cast<caf::actor_addr>(self->current_sender());
+      for (auto& p : self->state.peers) {
+        if (!p.out || !same_handle(p.out.address(), sender) || p.connecting)
+          continue;
+        spdlog::info("cluster: {} no longer knows us; authenticating again", p.addr.id);
+        p.connecting = true;
+        auto id = p.addr.id;
+        authenticate(self, id, p.out, [self, id](const caf::error& err) {
+          if (auto q = find_peer(self->state, id))
+            q->connecting = false;
+          spdlog::debug("cluster: authenticating again to {}: {}", id, caf::to_string(err));
+        });
+      }
     },
     // -- from authenticated peers ---------------------------------------------
     [=](heartbeat_atom, std::string& id, std::uint64_t epoch, bool claims) {
