@@ -1,5 +1,6 @@
 #include "actors/cluster.hpp"
 
+#include "actors/cluster_guard.hpp"
 #include "actors/errors.hpp"
 #include "actors/timer_shard.hpp"
 
@@ -155,6 +156,18 @@ bool same_handle(const caf::actor_addr& a, const caf::actor_addr& b) {
 bool gone(const caf::actor& hdl) {
   auto ptr = caf::actor_cast<caf::abstract_actor*>(hdl);
   return ptr == nullptr || ptr->getf(caf::abstract_actor::is_cleaned_up_flag);
+}
+
+/// Tells the cluster port's guard which nodes may send large messages: those
+/// authenticated here and those we authenticated to (cluster_guard.hpp).
+void refresh_trust(cluster_pointer self) {
+  std::vector<caf::node_id> nodes;
+  for (auto& [addr, id] : self->state.inbound)
+    nodes.push_back(addr.node());
+  for (auto& p : self->state.peers)
+    if (p.out)
+      nodes.push_back(p.out.node());
+  cluster_guard::set_trusted(std::move(nodes));
 }
 
 peer* find_peer(cluster_state& st, const std::string& id) {
@@ -400,6 +413,7 @@ void authenticate(cluster_pointer self, const std::string& id, caf::actor hdl,
                 return;  // re-authenticated over the link we have (reauth_atom)
               q->out = hdl;
               self->monitor(hdl);
+              refresh_trust(self);
               spdlog::info("cluster: connected to {}", id);
               auto waiting = std::move(q->awaiting_out);
               q->awaiting_out.clear();
@@ -900,6 +914,7 @@ caf::behavior cluster_actor(cluster_pointer self, node_context* ctx, coordinator
     auto& inbound = self->state.inbound;
     if (auto i = inbound.find(dm.source); i != inbound.end() && same_handle(i->first, dm.source))
       inbound.erase(i);
+    refresh_trust(self);
   });
   self->send(self, tick_atom::value);
   return {
@@ -950,6 +965,7 @@ caf::behavior cluster_actor(cluster_pointer self, node_context* ctx, coordinator
       st.inbound.emplace(sender, id);
       // Its connection's end ends the authentication (down handler).
       self->monitor(caf::actor_cast<caf::actor>(self->current_sender()));
+      refresh_trust(self);
       return true;
     },
     [=](reauth_atom) {
@@ -1218,6 +1234,14 @@ caf::actor start_cluster(caf::actor_system& sys, node_context* ctx, coordinator_
   auto opts_self_id = opts.self_id;
   ctx->coordinator.store(false);
   ctx->alert_lease_ns.store(0);
+  // Strangers are refused before CAF sees them (docs/security.md).
+  std::vector<std::string> peer_hosts;
+  for (auto& n : opts.nodes)
+    peer_hosts.push_back(n.cluster_host);
+  if (auto e = cluster_guard::configure(peer_hosts, port); !e.empty()) {
+    error = e;
+    return nullptr;
+  }
   auto hdl = sys.spawn(cluster_actor, ctx, std::move(coord), std::move(opts));
   auto published = opts_transport == cluster_transport::plain
                      ? sys.middleman().publish(hdl, port, host.c_str(), true)
@@ -1228,6 +1252,7 @@ caf::actor start_cluster(caf::actor_system& sys, node_context* ctx, coordinator_
     caf::anon_send_exit(hdl, caf::exit_reason::user_shutdown);
     return nullptr;
   }
+  cluster_guard::set_port(static_cast<std::uint16_t>(*published));
   ctx->cluster = hdl;
   spdlog::info("cluster: {} listening for peers on {}:{} ({})", opts_self_id, host, *published,
                description);

@@ -1,5 +1,6 @@
 #include "net/metrics.hpp"
 
+#include "actors/cluster_guard.hpp"
 #include "actors/messages.hpp"
 #include "alerters/dispatcher.hpp"
 #include "net/manage.hpp"
@@ -137,6 +138,15 @@ std::string metrics_text(const std::vector<reservation_record>& recs, unix_ms no
   family(out, "gotel_cluster_nodes_alive", "gauge",
          "Cluster nodes this node hears from, itself included.");
   sample(out, "gotel_cluster_nodes_alive", "", number(server.nodes_alive));
+  if (server.nodes > 1) {
+    family(out, "gotel_cluster_connections_refused_total", "counter",
+           "Connections to the cluster port closed before authentication: from an address "
+           "that is not a configured node's, or announcing a message above the bound.");
+    sample(out, "gotel_cluster_connections_refused_total", "{reason=\"address\"}",
+           number(server.cluster_refused_address));
+    sample(out, "gotel_cluster_connections_refused_total", "{reason=\"oversized\"}",
+           number(server.cluster_refused_oversized));
+  }
   family(out, "gotel_node_info", "gauge", "Always 1; the labels name this node.");
   sample(out, "gotel_node_info", "{node_id=\"" + escape_label_value(server.node_id) + "\"}", "1");
   return out;
@@ -166,6 +176,9 @@ void serve_metrics(const std::shared_ptr<const api_services>& s, responder respo
     m.nodes_alive = 0;
     for (auto& p : view.nodes)
       m.nodes_alive += p.alive ? 1 : 0;
+    auto refused = cluster_guard::stats();
+    m.cluster_refused_address = refused.refused_address;
+    m.cluster_refused_oversized = refused.refused_oversized;
     if (n.dispatcher()) {
       // A blocking wait, but on the api's pool: never an I/O or scheduler thread.
       caf::scoped_actor self{n.system()};

@@ -31,6 +31,9 @@ struct server_metrics {
   std::uint64_t outbox_depth = 0;
   std::uint64_t nodes_alive = 1;     ///< cluster nodes this node hears, itself included
   std::uint64_t nodes = 1;
+  /// Connections to the cluster port closed by its guard (actors/cluster_guard.hpp).
+  std::uint64_t cluster_refused_address = 0;
+  std::uint64_t cluster_refused_oversized = 0;
 };
 
 /// The content type Prometheus expects for format 0.0.4.
