@@ -31,12 +31,15 @@ struct server_metrics {
   std::uint64_t outbox_depth = 0;
   std::uint64_t nodes_alive = 1;     ///< cluster nodes this node hears, itself included
   std::uint64_t nodes = 1;
+  bool healthy = true;               ///< every bridge actor is alive (as GET / says)
+  std::uint64_t bridge_restarts = 0; ///< bridge actors that died and were respawned
 };
 
 /// The content type Prometheus expects for format 0.0.4.
 inline constexpr std::string_view metrics_content_type = "text/plain; version=0.0.4; charset=utf-8";
 
-/// Escapes a label value: backslash, double quote and line feed.
+/// Escapes a label value: backslash, double quote and line feed; bytes that
+/// are not UTF-8 become U+FFFD.
 std::string escape_label_value(std::string_view value);
 
 /// The whole exposition: per-reservation gauges labelled {app, component},
