@@ -2,6 +2,7 @@
 
 #include "actors/errors.hpp"
 #include "actors/ping_id.hpp"
+#include "storage/utf8.hpp"
 
 #include <algorithm>
 
@@ -59,6 +60,14 @@ caf::error over_limit(coordinator_pointer self, const std::string& app) {
                     "app " + app + " already has " + std::to_string(i->second)
                       + " reservations, the most server.max_reservations_per_app allows ("
                       + std::to_string(limit) + "); check one out or raise the limit");
+}
+
+/// Refuses a new reservation whose app or component is not valid UTF-8 (every
+/// HTTP path refuses one already; this covers the rest, e.g. a peer).
+caf::error bad_name(const std::string& app, const std::string& component) {
+  if (utf8::valid(app) && utf8::valid(component))
+    return {};
+  return make_error(errc::invalid_argument, "app and component must be valid UTF-8");
 }
 
 /// Records stored before ping ids existed get the id derived from their key,
@@ -183,6 +192,8 @@ coordinator_actor::behavior_type coordinator(coordinator_pointer self, node_cont
                                               + " is being checked out; retry");
         return self->delegate(i->second.actor, reserve_atom::value, std::move(req));
       }
+      if (auto err = bad_name(req.app, req.component))
+        return err;
       if (auto err = over_limit(self, req.app))
         return err;
       auto hdl = create_entry(self, key, req.app, req.component, req.owner);
@@ -223,6 +234,8 @@ coordinator_actor::behavior_type coordinator(coordinator_pointer self, node_cont
       if (i == st.registry.end()) {
         if (!req.create || !req.uuid.empty())
           return no_reservation(req.app, req.component);
+        if (auto err = bad_name(req.app, req.component))
+          return err;
         if (auto err = over_limit(self, req.app))
           return err;
         auto hdl = create_entry(self, key, req.app, req.component, {});

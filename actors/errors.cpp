@@ -16,6 +16,7 @@ const char* name_of(errc code) {
     case errc::unavailable: return "unavailable";
     case errc::no_coordinator: return "no_coordinator";
     case errc::limit_reached: return "limit_reached";
+    case errc::internal: return "internal";
   }
   return "unknown";
 }

@@ -18,6 +18,7 @@ enum class errc : std::uint8_t {
   unavailable,       ///< shutting down, or the actor did not answer in time
   no_coordinator,    ///< cluster: no coordinator is reachable from this node
   limit_reached,     ///< a new reservation beyond server.max_reservations_per_app
+  internal,          ///< a bug: a handler threw; answered 500 and logged
 };
 
 caf::error make_error(errc code);

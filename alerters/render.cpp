@@ -1,5 +1,7 @@
 #include "alerters/render.hpp"
 
+#include "storage/utf8.hpp"
+
 #include <array>
 #include <cstdio>
 #include <ctime>
@@ -161,7 +163,9 @@ std::string render_alert(std::string_view tmpl, const alert_fields& fields) {
       pos = open + 1;
     }
   }
-  return out;
+  // Names and templates stored by an older version may hold any bytes; every
+  // channel (SMTP, webhook, Slack, PagerDuty, the log) gets UTF-8.
+  return utf8::sanitize(out);
 }
 
 alert_fields fields_for(const reservation_record& rec, unix_ms now, const std::string& srv) {

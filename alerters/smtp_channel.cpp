@@ -3,6 +3,7 @@
 #include "alerters/channel.hpp"
 #include "alerters/curl_global.hpp"
 #include "alerters/render.hpp"
+#include "storage/utf8.hpp"
 
 #include <curl/curl.h>
 #include <spdlog/spdlog.h>
@@ -250,8 +251,8 @@ std::string smtp_message(const alert_intent& intent, const smtp_options& opts,
   m += "X-Gotel-Dedup-Key: " + header_value(intent.dedup_key) + "\r\n";
   m += "\r\n";
   // GoTel's body: the alert, then when and to whom.
-  m += crlf(intent.message + "\n\nAlert time is [" + rfc1123(intent.created_ms)
-            + "]\nNotification list [" + intent.notify + "]\n");
+  m += crlf(utf8::sanitize(intent.message + "\n\nAlert time is [" + rfc1123(intent.created_ms)
+                            + "]\nNotification list [" + intent.notify + "]\n"));
   return m;
 }
 

@@ -15,6 +15,7 @@
 #include "actors/node.hpp"
 #include "benchmarks/recording_channel.hpp"
 #include "cluster-config/config.hpp"
+#include "storage/utf8.hpp"
 
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
@@ -315,7 +316,7 @@ int cmd_create(const args& a) {
     {"bytes_per_reservation", static_cast<double>(rss1 - rss0) / static_cast<double>(count)},
     {"stop_s", seconds_since(t_stop)},
   };
-  std::cout << out.dump() << std::endl;
+  std::cout << json_text(out) << std::endl;
   return r.errors == 0 && armed ? 0 : 1;
 }
 
@@ -350,7 +351,7 @@ int cmd_restart(const args& a) {
     {"bytes_per_reservation",
      restored ? static_cast<double>(rss1 - rss0) / static_cast<double>(restored) : 0.0},
   };
-  std::cout << out.dump() << std::endl;
+  std::cout << json_text(out) << std::endl;
   return armed && served ? 0 : 1;
 }
 
@@ -395,7 +396,7 @@ int cmd_inproc(const args& a) {
     {"seconds", r.seconds},
     {"checkins_per_s", static_cast<double>(r.done) / r.seconds},
   };
-  std::cout << out.dump() << std::endl;
+  std::cout << json_text(out) << std::endl;
   return r.errors == 0 && c.errors == 0 ? 0 : 1;
 }
 
@@ -479,7 +480,7 @@ int cmd_deadlines(const args& a) {
   out["create_s"] = r.create.seconds;
   out["armed_ahead_ms"] = r.armed_ahead_ms;
   out["alerts"] = r.samples.size();
-  std::cout << out.dump() << std::endl;
+  std::cout << json_text(out) << std::endl;
   return r.samples.size() == count && out["errors"] == 0 ? 0 : 1;
 }
 
@@ -506,7 +507,7 @@ int cmd_storm(const args& a) {
   out["all_persisted_after_last_due_ms"] = samples.empty() ? 0 : max_received - max_deadline;
   // From the first deadline of the second (includes the second itself).
   out["all_persisted_after_first_due_ms"] = samples.empty() ? 0 : max_received - min_deadline;
-  std::cout << out.dump() << std::endl;
+  std::cout << json_text(out) << std::endl;
   return samples.size() == count && out["errors"] == 0 ? 0 : 1;
 }
 

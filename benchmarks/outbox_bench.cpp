@@ -9,6 +9,7 @@
 
 #include "storage/group_commit.hpp"
 #include "storage/store.hpp"
+#include "storage/utf8.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -155,7 +156,7 @@ int main(int argc, char** argv) {
       j["intents_per_second"] = rate;
       j["writes"] = r.stats.batches;
       j["max_group"] = r.stats.max_group;
-      std::ofstream{out, std::ios::app} << j.dump() << "\n";
+      std::ofstream{out, std::ios::app} << json_text(j) << "\n";
     }
   }
   std::filesystem::remove_all(dir);

@@ -9,10 +9,12 @@
 #include "net/pings.hpp"
 #include "net/ui.hpp"
 #include "net/requests.hpp"
+#include "storage/utf8.hpp"
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include <atomic>
 #include <functional>
@@ -30,7 +32,21 @@ std::string message_body(const std::string& message, bool success) {
   ordered_json j;
   j["message"] = message;
   j["success"] = success;
-  return j.dump();
+  return json_text(j);
+}
+
+/// What `produce` returns, or a 500 JSON error (logged) when it throws.
+template <class F>
+http_response answer_or_500(F& produce) {
+  try {
+    return produce();
+  } catch (const std::exception& e) {
+    spdlog::error("api: building an answer failed: {}", utf8::printable(e.what()));
+  } catch (...) {
+    spdlog::error("api: building an answer failed");
+  }
+  return json_response(http::status::internal_server_error,
+                       message_body("internal error; see the server log", false), 11, true);
 }
 
 http::status status_for(errc code) {
@@ -41,6 +57,7 @@ http::status status_for(errc code) {
     // As Healthchecks answers a check over the account's limit.
     case errc::limit_reached: return http::status::forbidden;
     case errc::none: return http::status::ok;
+    case errc::internal: return http::status::internal_server_error;
     case errc::storage_failure:
     case errc::no_coordinator:
     case errc::unavailable: break;
@@ -133,14 +150,19 @@ std::string listing_json(const std::vector<reservation_record>& recs, unix_ms no
   ordered_json out;
   out["result"] = std::move(result);
   out["success"] = true;
-  return out.dump();
+  return json_text(out);
 }
 
 struct api::impl : std::enable_shared_from_this<api::impl> {
   node& n;
   field_limits limits;
+  /// The bridges; a dead one is replaced by the supervisor (guarded by bridges_mtx).
   std::vector<caf::actor> bridges;
+  std::mutex bridges_mtx;
   std::atomic<std::size_t> next_bridge{0};
+  /// Watches the bridges and respawns one that dies (net/bridge.hpp).
+  caf::actor supervisor;
+  bridge_health health;
   /// Store scans (listings, pages) run here, never on I/O or scheduler threads.
   /// Null once stopped; guarded by pool_mtx (jobs are posted from any thread).
   std::unique_ptr<boost::asio::thread_pool> pool = std::make_unique<boost::asio::thread_pool>(2);
@@ -159,13 +181,26 @@ struct api::impl : std::enable_shared_from_this<api::impl> {
     auto timeout = std::chrono::milliseconds{cfg.server.request_timeout_ms};
     for (int i = 0; i < 4; ++i)
       bridges.push_back(spawn_bridge(n.system(), n.coordinator(), &n.context(), timeout));
+    auto spawn = [&sys = n.system(), coord = n.coordinator(), ctx = &n.context(), timeout] {
+      return spawn_bridge(sys, coord, ctx, timeout);
+    };
+    supervisor = spawn_bridge_supervisor(n.system(), bridges, bridges_mtx, spawn, health);
   }
 
   /// Runs `job` on the pool; after stop() drops it (and what it holds).
   void run_blocking(std::function<void()> job) {
     std::lock_guard<std::mutex> guard{pool_mtx};
     if (pool)
-      boost::asio::post(*pool, std::move(job));
+      boost::asio::post(*pool, [job = std::move(job)] {
+        // An exception must not reach the pool thread (std::terminate).
+        try {
+          job();
+        } catch (const std::exception& e) {
+          spdlog::error("api: a blocking job failed: {}", utf8::printable(e.what()));
+        } catch (...) {
+          spdlog::error("api: a blocking job failed");
+        }
+      });
   }
 
   /// See api::stop(). Must not run on a pool thread (it joins them); the api
@@ -179,6 +214,7 @@ struct api::impl : std::enable_shared_from_this<api::impl> {
     }
     if (!p)
       return;
+    health.stopping.store(true);
     // Queued jobs are dropped, not run: their answers would go to a server that
     // no longer writes. The running ones finish before this returns.
     p->stop();
@@ -186,14 +222,23 @@ struct api::impl : std::enable_shared_from_this<api::impl> {
     // The bridges hold the callbacks of requests still asking an actor; each
     // keeps its connection alive, so they must be gone before the server is.
     caf::scoped_actor self{n.system()};
-    for (auto& b : bridges)
+    self->send_exit(supervisor, caf::exit_reason::user_shutdown);
+    self->wait_for(supervisor);
+    std::vector<caf::actor> bs;
+    {
+      std::lock_guard<std::mutex> guard{bridges_mtx};
+      bs = bridges;
+    }
+    for (auto& b : bs)
       self->send_exit(b, caf::exit_reason::user_shutdown);
-    for (auto& b : bridges)
+    for (auto& b : bs)
       self->wait_for(b);
   }
 
-  const caf::actor& bridge() {
-    return bridges[next_bridge.fetch_add(1, std::memory_order_relaxed) % bridges.size()];
+  caf::actor bridge() {
+    auto i = next_bridge.fetch_add(1, std::memory_order_relaxed);
+    std::lock_guard<std::mutex> guard{bridges_mtx};
+    return bridges[i % bridges.size()];
   }
 
   static http_response json(http::status status, std::string body) {
@@ -227,7 +272,9 @@ struct api::impl : std::enable_shared_from_this<api::impl> {
   /// Runs `produce` on the pool and answers with what it returns.
   template <class F>
   void offload(responder respond, F produce) {
-    run_blocking([respond = std::move(respond), produce]() mutable { respond(produce()); });
+    run_blocking([respond = std::move(respond), produce]() mutable {
+      respond(answer_or_500(produce));
+    });
   }
 
   /// The cluster as this node sees it; a single node is its own coordinator.
@@ -304,7 +351,11 @@ struct api::impl : std::enable_shared_from_this<api::impl> {
     }
 
     if (path == "/" && get) {
-      respond(json(http::status::ok, message_body("A-OK!", true)));
+      if (!health.healthy())
+        respond(json(http::status::service_unavailable,
+                     message_body("unhealthy: " + health.why(), false)));
+      else
+        respond(json(http::status::ok, message_body("A-OK!", true)));
     } else if (path == "/reservation" && post) {
       call(req, respond, parse_reserve,
            [](reserve_request& r) { return caf::make_message(reserve_atom::value, r); },
@@ -406,6 +457,12 @@ api::api(node& n) : impl_(std::make_shared<impl>(n)) {
   s->run_blocking = [w](std::function<void()> fn) {
     if (auto d = w.lock())
       d->run_blocking(std::move(fn));
+  };
+  s->health = [w]() -> std::pair<bool, std::uint64_t> {
+    auto d = w.lock();
+    if (!d)
+      return {false, 0};
+    return {d->health.healthy(), d->health.restarts.load()};
   };
   s->cluster_view = [w] {
     auto d = w.lock();

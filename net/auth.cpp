@@ -2,6 +2,7 @@
 
 #include "net/manage.hpp"
 #include "net/pings.hpp"
+#include "storage/utf8.hpp"
 
 #include <boost/asio/ip/address.hpp>
 #include <nlohmann/json.hpp>
@@ -162,7 +163,7 @@ std::optional<auth_denial> authorize_ping(const std::string& app, const http_req
   }
   if (!every_app && normalize_name(t.app) != normalize_name(app))
     return auth_denial{http::status::forbidden,
-                       "this ping key may not check in for app \"" + t.app.substr(0, 64) + "\""};
+                       "this ping key may not check in for app \"" + utf8::truncate(t.app, 64) + "\""};
   if (t.create && every_app)
     return auth_denial{http::status::forbidden,
                        "a ping key for every app may not create reservations (?create=1); "
@@ -174,7 +175,7 @@ std::string error_body(const std::string& message) {
   nlohmann::ordered_json j;
   j["message"] = message;
   j["success"] = false;
-  return j.dump();
+  return json_text(j);
 }
 
 }  // namespace

@@ -7,6 +7,8 @@
 // refuses unknown GOTEL_* variables, and both may share an environment). An
 // https:// URL is verified against the system CAs, or --cacert/GOTELCTL_CACERT.
 
+#include "storage/utf8.hpp"
+
 #include <CLI/CLI.hpp>
 #include <curl/curl.h>
 #include <nlohmann/json.hpp>
@@ -61,7 +63,7 @@ reply http(const client& c, const std::string& method, const std::string& path,
   while (!url.empty() && url.back() == '/')
     url.pop_back();
   url += path;
-  std::string payload = body ? body->dump() : std::string{};
+  std::string payload = body ? gotel::json_text(*body) : std::string{};
   curl_slist* headers = nullptr;
   headers = curl_slist_append(headers, "Accept: application/json");
   if (body)
@@ -144,7 +146,7 @@ int report(const reply& r, bool raw, F text_of) {
 std::string message_of(const json& doc) {
   if (doc.is_object() && doc.contains("message"))
     return doc["message"].get<std::string>() + "\n";
-  return doc.dump() + "\n";
+  return gotel::json_text(doc) + "\n";
 }
 
 std::string state_word(const std::string& status) {
@@ -162,7 +164,7 @@ std::string str(const json& j, const char* key) {
   if (!j.contains(key))
     return "";
   auto& v = j[key];
-  return v.is_string() ? v.get<std::string>() : v.dump();
+  return v.is_string() ? v.get<std::string>() : gotel::json_text(v);
 }
 
 std::string table(const json& jobs) {

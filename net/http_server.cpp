@@ -1,5 +1,7 @@
 #include "net/http_server.hpp"
 
+#include "storage/utf8.hpp"
+
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
@@ -7,6 +9,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <thread>
 #include <type_traits>
 #include <vector>
@@ -165,13 +168,36 @@ class session : public std::enable_shared_from_this<session<Stream>> {
     auto self = this->shared_from_this();
     auto version = req.version();
     auto keep_alive = req.keep_alive();
-    handler_(std::move(req), remote_, [self, version, keep_alive](http_response&& res) {
-      res.version(version);
-      if (!keep_alive)
-        res.keep_alive(false);
-      asio::post(self->stream_.get_executor(),
-                 [self, res = std::move(res)]() mutable { self->write(std::move(res)); });
-    });
+    auto target = std::string{req.target()};
+    // The first answer wins: after a handler threw, or a callback was called
+    // again with a 500 (net/bridge.cpp deliver), a second one is dropped.
+    auto answered = std::make_shared<std::atomic<bool>>(false);
+    try {
+      handler_(std::move(req), remote_, [self, version, keep_alive,
+                                         answered](http_response&& res) {
+        if (answered->exchange(true))
+          return;
+        res.version(version);
+        if (!keep_alive)
+          res.keep_alive(false);
+        asio::post(self->stream_.get_executor(),
+                   [self, res = std::move(res)]() mutable { self->write(std::move(res)); });
+      });
+    } catch (const std::exception& e) {
+      // A handler that throws answers 500 and the process goes on serving
+      // (issue 13: one request must never end the node).
+      spdlog::error("http: request {} from {} failed: {}", utf8::printable(target.substr(0, 200)),
+                    remote_, utf8::printable(e.what()));
+      if (!answered->exchange(true))
+        fail(http::status::internal_server_error, "internal error; see the server log",
+             keep_alive);
+    } catch (...) {
+      spdlog::error("http: request {} from {} failed", utf8::printable(target.substr(0, 200)),
+                    remote_);
+      if (!answered->exchange(true))
+        fail(http::status::internal_server_error, "internal error; see the server log",
+             keep_alive);
+    }
   }
 
   /// Answers a request that could not be served, then closes the connection
@@ -180,7 +206,7 @@ class session : public std::enable_shared_from_this<session<Stream>> {
             std::uint32_t retry_after = 0) {
     // Built by hand: the server does not depend on a JSON library.
     std::string escaped;
-    for (char c : message) {
+    for (char c : utf8::sanitize(message)) {
       if (c == '"' || c == '\\')
         escaped.push_back('\\');
       escaped.push_back(c);

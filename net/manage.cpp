@@ -5,8 +5,10 @@
 #include "net/embedded.hpp"
 #include "net/listing.hpp"
 #include "net/metrics.hpp"
+#include "storage/utf8.hpp"
 
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <charconv>
@@ -29,7 +31,7 @@ constexpr std::size_t max_history = 1000;
 constexpr std::size_t alert_scan = 10000;
 
 http_response json_answer(http::status status, const ordered_json& body) {
-  return json_response(status, body.dump(), 11, true);
+  return json_response(status, json_text(body), 11, true);
 }
 
 http_response error(http::status status, const std::string& message) {
@@ -126,7 +128,16 @@ void ask_then(const services_ptr& s, caf::message msg, responder respond, Ok ok)
 /// Runs `produce` on the blocking pool and answers what it returns.
 template <class F>
 void blocking(const services_ptr& s, responder respond, F produce) {
-  s->run_blocking([respond = std::move(respond), produce]() mutable { respond(produce()); });
+  s->run_blocking([respond = std::move(respond), produce]() mutable {
+    http_response res;
+    try {
+      res = produce();
+    } catch (const std::exception& e) {
+      spdlog::error("api: building an answer failed: {}", utf8::printable(e.what()));
+      res = error(http::status::internal_server_error, "internal error; see the server log");
+    }
+    respond(std::move(res));
+  });
 }
 
 /// The request body as a JSON object (empty body = {}); nullopt + message otherwise.
@@ -171,7 +182,7 @@ std::optional<std::string> with_key(json body, const std::string& app,
   }
   out["app"] = app;
   out["component"] = component;
-  return out.dump();
+  return json_text(out);
 }
 
 /// Answers a parse rejection from net/requests.hpp.
@@ -550,6 +561,12 @@ bool handle_management(const services_ptr& s, const http_request& req, std::stri
   }
   auto app = (*parts)[0];
   auto component = (*parts)[1];
+  for (auto* name : {&app, &component})
+    if (!utf8::valid(*name)) {
+      respond(error(http::status::bad_request, "app and component must be valid UTF-8 "
+                                               "(percent-encode its bytes)"));
+      return true;
+    }
   for (auto* name : {&app, &component})
     if (name->size() > s->limits.max_field_bytes) {
       respond(error(http::status::payload_too_large, "app or component is longer than "

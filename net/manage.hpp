@@ -29,6 +29,8 @@ struct api_services {
   std::function<void(std::function<void()>)> run_blocking;
   /// The cluster as this node sees it (a single node is its own coordinator).
   std::function<node_context::cluster_view()> cluster_view;
+  /// Whether the bridges are healthy (GET /, /metrics): {healthy, restarts}.
+  std::function<std::pair<bool, std::uint64_t>()> health;
 };
 
 /// The one mapping from gotel error codes to HTTP statuses (defined in api.cpp).

@@ -4,6 +4,7 @@
 #include "actors/messages.hpp"
 #include "alerters/dispatcher.hpp"
 #include "net/manage.hpp"
+#include "storage/utf8.hpp"
 
 #include <chrono>
 #include <cstdio>
@@ -54,7 +55,7 @@ std::string seconds(unix_ms ms) {
 std::string escape_label_value(std::string_view value) {
   std::string out;
   out.reserve(value.size());
-  for (char c : value) {
+  for (char c : utf8::sanitize(value)) {
     switch (c) {
       case '\\': out += "\\\\"; break;
       case '"': out += "\\\""; break;
@@ -147,6 +148,12 @@ std::string metrics_text(const std::vector<reservation_record>& recs, unix_ms no
     sample(out, "gotel_cluster_connections_refused_total", "{reason=\"oversized\"}",
            number(server.cluster_refused_oversized));
   }
+  family(out, "gotel_healthy", "gauge",
+         "1 when every request bridge is alive (GET / answers 200), else 0.");
+  sample(out, "gotel_healthy", "", server.healthy ? "1" : "0");
+  family(out, "gotel_bridge_restarts_total", "counter",
+         "Request bridge actors that died and were respawned since start.");
+  sample(out, "gotel_bridge_restarts_total", "", number(server.bridge_restarts));
   family(out, "gotel_node_info", "gauge", "Always 1; the labels name this node.");
   sample(out, "gotel_node_info", "{node_id=\"" + escape_label_value(server.node_id) + "\"}", "1");
   return out;
@@ -170,6 +177,11 @@ void serve_metrics(const std::shared_ptr<const api_services>& s, responder respo
     m.node_id = n.settings().server.node_id;
     m.coordinator = ctx.coordinator.load(std::memory_order_acquire);
     m.checkins_total = ctx.checkins_total.load(std::memory_order_relaxed);
+    if (s->health) {
+      auto [healthy, restarts] = s->health();
+      m.healthy = healthy;
+      m.bridge_restarts = restarts;
+    }
     auto view = s->cluster_view();
     m.epoch = view.epoch;
     m.nodes = view.nodes.size();

@@ -34,12 +34,15 @@ struct server_metrics {
   /// Connections to the cluster port closed by its guard (actors/cluster_guard.hpp).
   std::uint64_t cluster_refused_address = 0;
   std::uint64_t cluster_refused_oversized = 0;
+  bool healthy = true;               ///< every bridge actor is alive (as GET / says)
+  std::uint64_t bridge_restarts = 0; ///< bridge actors that died and were respawned
 };
 
 /// The content type Prometheus expects for format 0.0.4.
 inline constexpr std::string_view metrics_content_type = "text/plain; version=0.0.4; charset=utf-8";
 
-/// Escapes a label value: backslash, double quote and line feed.
+/// Escapes a label value: backslash, double quote and line feed; bytes that
+/// are not UTF-8 become U+FFFD.
 std::string escape_label_value(std::string_view value);
 
 /// The whole exposition: per-reservation gauges labelled {app, component},

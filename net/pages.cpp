@@ -1,6 +1,7 @@
 #include "net/pages.hpp"
 
 #include "alerters/render.hpp"
+#include "storage/utf8.hpp"
 
 #include <algorithm>
 #include <map>
@@ -10,7 +11,7 @@ namespace gotel {
 std::string html_escape(std::string_view text) {
   std::string out;
   out.reserve(text.size());
-  for (char c : text) {
+  for (char c : utf8::sanitize(text)) {  // the page says charset=utf-8
     switch (c) {
       case '&': out += "&amp;"; break;
       case '<': out += "&lt;"; break;

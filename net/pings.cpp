@@ -3,6 +3,7 @@
 #include "actors/errors.hpp"
 #include "actors/ping_id.hpp"
 #include "net/manage.hpp"
+#include "storage/utf8.hpp"
 
 #include <cctype>
 #include <charconv>
@@ -106,6 +107,8 @@ parse_result<signal_request> parse_ping(std::string_view path, std::string_view 
       for (unsigned char c : *s)
         if (c < 0x20 || c == 0x7f)
           return rejection{400, "invalid url format: control characters in a name"};
+    if (!utf8::valid(*app) || !utf8::valid(*component))
+      return rejection{400, "invalid url format: a name is not valid UTF-8"};
     if (app->find_first_not_of(' ') == std::string::npos
         || component->find_first_not_of(' ') == std::string::npos)
       return err;
@@ -156,7 +159,7 @@ void handle_ping(http_request&& req, std::string_view path, std::string_view que
   // Healthchecks keeps the first bytes of an oversized body rather than
   // refusing the ping: the signal matters more than the log.
   auto& body = req.body();
-  signal.notes = body.size() > max_log_bytes ? body.substr(0, max_log_bytes) : body;
+  signal.notes = utf8::clean(body, max_log_bytes);
   signal.source = remote;
   ask(caf::make_message(signal_atom::value, std::move(signal)),
       [respond, head](caf::expected<reservation_record> res) {

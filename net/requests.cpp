@@ -2,6 +2,7 @@
 
 #include "actors/cron.hpp"
 #include "alerters/channel.hpp"
+#include "storage/utf8.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -199,7 +200,7 @@ std::optional<std::vector<std::string>> alerter_list(const json& v, const std::s
     if (name.empty() && v.is_string())
       continue;  // "email," has an empty tail
     if (!is_alerter_name(name)) {
-      err = {400, "unknown alerter \"" + r.substr(0, 64) + "\" in " + key
+      err = {400, "unknown alerter \"" + utf8::truncate(r, 64) + "\" in " + key
                     + "; valid alerters: " + valid_alerters_text()};
       return std::nullopt;
     }
@@ -289,7 +290,7 @@ std::optional<std::vector<std::string>> tag_list(const json& v, rejection& err) 
     if (tag.empty())
       continue;
     if (tag.size() > max_tag_bytes) {
-      err = {400, "tag \"" + tag.substr(0, 64) + "...\" is longer than "
+      err = {400, "tag \"" + utf8::truncate(tag, 64) + "...\" is longer than "
                     + std::to_string(max_tag_bytes) + " bytes"};
       return std::nullopt;
     }

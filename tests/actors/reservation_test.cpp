@@ -2,6 +2,7 @@
 // alerts, recovery, repeats, snoozes, checkout, restore and crash restart.
 
 #include "actors/errors.hpp"
+#include "storage/utf8.hpp"
 #include "tests/actors/actor_fixture.hpp"
 
 namespace gotel {
@@ -197,6 +198,30 @@ TEST_F(reservation_test, crashed_reservation_actor_is_restarted_from_storage) {
   ASSERT_TRUE(checkin("app", "comp"));
   advance(61s);
   EXPECT_EQ(channel->count(alert_kind::late), 1u) << "the restarted actor keeps its deadline";
+}
+
+TEST_F(reservation_test, a_stored_record_with_invalid_utf8_restores_checks_in_and_alerts_in_utf8) {
+  // What an older GoTel could have stored: names and a template that are not UTF-8.
+  reservation_record rec;
+  rec.job_id = 1;
+  rec.app = "\xFF" "app";
+  rec.component = "comp\xC3";
+  rec.owner = "Ren\xE9";
+  rec.alert_msg = "{app}/{component} late, ask {owner}";
+  rec.frequency = 1;
+  rec.unit = time_unit::minutes;
+  rec.created_ms = wall_now();
+  auto key = reservation_key(rec.app, rec.component);
+  storage::write_batch batch;
+  batch.put(key, rec);
+  ASSERT_TRUE(store.db->write(batch, true).ok());
+  ASSERT_EQ(restart(1s), 1u);
+  ASSERT_TRUE(checkin(rec.app, rec.component)) << "the actor serves its old name";
+  advance(61s);
+  ASSERT_EQ(channel->count(alert_kind::late), 1u);
+  auto message = channel->seen().back().message;
+  EXPECT_TRUE(utf8::valid(message)) << message;
+  EXPECT_EQ(message, "\xEF\xBF\xBD" "app/comp\xEF\xBF\xBD late, ask Ren\xEF\xBF\xBD");
 }
 
 }  // namespace

@@ -1,9 +1,11 @@
 // Fuzzes alerters/render.*: render_alert with an arbitrary template and
 // arbitrary field values (including extreme times and counts), plus the
 // relative-time and RFC 1123 helpers it uses.
-// Properties: no crash, no UB; a template without '{' renders to itself.
+// Properties: no crash, no UB; the output is UTF-8; a template without '{'
+// renders to itself (with U+FFFD for each byte that is not UTF-8).
 
 #include "alerters/render.hpp"
+#include "storage/utf8.hpp"
 
 #include <fuzzer/FuzzedDataProvider.h>
 
@@ -26,8 +28,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto tmpl = in.ConsumeRemainingBytesAsString();
 
   auto out = gotel::render_alert(tmpl, f);
-  if (!tmpl.empty() && tmpl.find('{') == std::string::npos && out != tmpl)
+  if (!tmpl.empty() && tmpl.find('{') == std::string::npos && out != gotel::utf8::sanitize(tmpl))
     std::abort();
+  if (!gotel::utf8::valid(out))
+    std::abort();  // every channel gets UTF-8
   (void)gotel::humanize_since(static_cast<std::int64_t>(f.job_id));
   (void)gotel::rfc1123(f.last_ms);
 
