@@ -14,6 +14,7 @@
 #include <boost/asio/thread_pool.hpp>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <functional>
 #include <memory>
@@ -316,6 +317,10 @@ struct api::impl : std::enable_shared_from_this<api::impl> {
         auto recs = self->all_reservations(st);
         if (!st.ok())
           return error(http::status::service_unavailable, "storage failure: " + st.message);
+        // Newest checkin first, as the original lists (never checked in last).
+        std::stable_sort(recs.begin(), recs.end(), [](const auto& a, const auto& b) {
+          return a.last_checkin_ms > b.last_checkin_ms;
+        });
         return json(http::status::ok,
                     listing_json(recs, self->n.context().wall_now(), self->n.context().policy));
       });
