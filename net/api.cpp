@@ -157,6 +157,7 @@ struct api::impl : std::enable_shared_from_this<api::impl> {
     auto& cfg = n.settings();
     limits.max_field_bytes = static_cast<std::size_t>(cfg.server.max_field_bytes);
     limits.max_notes_bytes = static_cast<std::size_t>(cfg.server.max_notes_bytes);
+    limits.ping_body_limit = static_cast<std::size_t>(cfg.server.ping_body_limit);
     auto timeout = std::chrono::milliseconds{cfg.server.request_timeout_ms};
     for (int i = 0; i < 4; ++i)
       bridges.push_back(spawn_bridge(n.system(), n.coordinator(), &n.context(), timeout));
@@ -278,7 +279,7 @@ struct api::impl : std::enable_shared_from_this<api::impl> {
       // Healthchecks-compatible pings (net/pings.hpp): text answers, not JSON.
       auto query = target.size() > path.size() ? target.substr(path.size() + 1) : "";
       auto self = shared_from_this();
-      handle_ping(std::move(req), path, query, remote, limits.max_notes_bytes,
+      handle_ping(std::move(req), path, query, remote, limits.ping_body_limit,
                   [self](caf::message msg, reply_fn fn) {
                     ask(self->bridge(), std::move(msg), std::move(fn));
                   },

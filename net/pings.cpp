@@ -57,8 +57,11 @@ bool apply_verb(std::string_view v, signal_request& req, rejection& err) {
 http_response text_response(http::status status, std::string body, bool head) {
   http_response res{status, 11};
   res.set(http::field::content_type, "text/plain; charset=utf-8");
-  // Pings are signals: no cache or proxy may answer one for the server.
-  res.set(http::field::cache_control, "no-store");
+  // Pings are signals: no cache or proxy may answer one for the server
+  // (Healthchecks' never_cache: clients look for no-cache).
+  res.set(http::field::cache_control, "no-cache, no-store, must-revalidate, max-age=0");
+  // As Healthchecks: a browser page may ping.
+  res.set(http::field::access_control_allow_origin, "*");
   if (!head)
     res.body() = std::move(body);
   res.prepare_payload();
@@ -88,7 +91,10 @@ parse_result<signal_request> parse_ping(std::string_view path, std::string_view 
     if (parts.size() == 2 && !apply_verb(parts[1], req, err))
       return err;
   } else {
-    if (parts.size() < 2 || parts.size() > 3)
+    // One segment that is not a uuid names nothing (Healthchecks: 404).
+    if (parts.size() == 1)
+      return rejection{404, "not found"};
+    if (parts.size() > 3)
       return err;
     if (parts.size() == 3) {
       if (!is_verb(parts[2]))
@@ -109,6 +115,11 @@ parse_result<signal_request> parse_ping(std::string_view path, std::string_view 
     if (app->find_first_not_of(' ') == std::string::npos
         || component->find_first_not_of(' ') == std::string::npos)
       return err;
+    // Healthchecks' slugs are lower-case and it refuses any other; GoTel's
+    // names ignore case, so the lower-case slug reaches the same reservation.
+    for (unsigned char c : *component)
+      if (c >= 'A' && c <= 'Z')
+        return err;
     req.app = std::move(*app);
     req.component = std::move(*component);
   }
@@ -138,6 +149,11 @@ parse_result<signal_request> parse_ping(std::string_view path, std::string_view 
 void handle_ping(http_request&& req, std::string_view path, std::string_view query,
                  const std::string& remote, std::size_t max_log_bytes, const ask_fn& ask,
                  responder respond) {
+  // Every ping answer says how much of a body is kept, as Healthchecks does.
+  respond = [respond = std::move(respond), max_log_bytes](http_response res) {
+    res.set("Ping-Body-Limit", std::to_string(max_log_bytes));
+    respond(std::move(res));
+  };
   auto method = req.method();
   bool head = method == http::verb::head;
   if (method != http::verb::get && !head && method != http::verb::post) {
