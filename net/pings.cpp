@@ -6,6 +6,7 @@
 
 #include <cctype>
 #include <charconv>
+#include <memory>
 #include <vector>
 
 namespace gotel {
@@ -54,6 +55,8 @@ bool apply_verb(std::string_view v, signal_request& req, rejection& err) {
   return true;
 }
 
+http_response text_response(http::status status, std::string body, bool head);
+
 http_response text_response(http::status status, std::string body, bool head) {
   http_response res{status, 11};
   res.set(http::field::content_type, "text/plain; charset=utf-8");
@@ -69,6 +72,11 @@ http_response text_response(http::status status, std::string body, bool head) {
 }
 
 }  // namespace
+
+/// Asks the actors with a parsed ping and answers; `creates`: the reservation
+/// did not exist and ?create=1 makes it (answered 201 "Created").
+void send_signal(signal_request signal, bool creates, const ask_fn& ask, responder respond,
+                 bool head);
 
 parse_result<signal_request> parse_ping(std::string_view path, std::string_view query) {
   signal_request req;
@@ -174,10 +182,31 @@ void handle_ping(http_request&& req, std::string_view path, std::string_view que
   auto& body = req.body();
   signal.notes = body.size() > max_log_bytes ? body.substr(0, max_log_bytes) : body;
   signal.source = remote;
+  if (signal.create) {
+    // Healthchecks answers 201 "Created" to the ping that created the check:
+    // ask first whether it exists (two racing creators may both hear 201).
+    key_request key{signal.app, signal.component};
+    auto sig = std::make_shared<signal_request>(std::move(signal));
+    ask(caf::make_message(get_atom::value, std::move(key)),
+        [sig, ask, respond, head](caf::expected<reservation_record> found) {
+          bool creates = !found && code_of(found.error()) == errc::not_found;
+          sig->create = creates;
+          send_signal(std::move(*sig), creates, ask, respond, head);
+        });
+    return;
+  }
+  send_signal(std::move(signal), false, ask, respond, head);
+}
+
+void send_signal(signal_request signal, bool creates, const ask_fn& ask, responder respond,
+                 bool head) {
   ask(caf::make_message(signal_atom::value, std::move(signal)),
-      [respond, head](caf::expected<reservation_record> res) {
+      [respond, head, creates](caf::expected<reservation_record> res) {
         if (res) {
-          respond(text_response(http::status::ok, "OK", head));
+          if (creates)
+            respond(text_response(http::status::created, "Created", head));
+          else
+            respond(text_response(http::status::ok, "OK", head));
           return;
         }
         switch (code_of(res.error())) {
@@ -188,9 +217,10 @@ void handle_ping(http_request&& req, std::string_view path, std::string_view que
           case errc::conflict:
             respond(text_response(http::status::bad_request, message_of(res.error()), head));
             return;
-          // ?create=1 beyond server.max_reservations_per_app
+          // ?create=1 beyond server.max_reservations_per_app: Healthchecks
+          // answers an auto-provisioning over the account's limit with 404.
           case errc::limit_reached:
-            respond(text_response(http::status::forbidden, message_of(res.error()), head));
+            respond(text_response(http::status::not_found, "not found", head));
             return;
           default:
             respond(text_response(http::status::service_unavailable,

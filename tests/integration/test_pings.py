@@ -113,7 +113,9 @@ class PingsTest(GotelTestCase):
         self.assertText(g.get(path), 404, "not found")
         self.assertIsNone(g.job("ping-key", "nightly-db"))
 
-        self.assertText(g.post(path + "/start?create=1&rid=r1", b""), 200, "OK")
+        self.assertText(g.post(path + "/start?create=1&rid=r1", b""), 201, "Created")
+        # Once it exists, create=1 is an ordinary ping.
+        self.assertText(g.get(path + "/log?create=1"), 200, "OK")
         job = g.job("ping-key", "nightly-db")
         self.assertIsNotNone(job, "create=1 did not create")
         self.assertEqual((job["frequency"], job["time_units"], job["grace"]), (1, "days", 3600))
