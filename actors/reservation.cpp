@@ -349,8 +349,9 @@ void succeed(reservation_pointer self, const checkin_request& req, unix_ms wall,
   auto& st = self->state;
   auto& rec = st.rec;
   finish_run(self, req.run_id, wall, intents);
-  if (req.exit_status >= 0)
-    rec.last_exit_status = req.exit_status;
+  // A success replaces an older failure's status: 0 when the client sent it,
+  // unknown (-1) when it did not.
+  rec.last_exit_status = req.exit_status >= 0 ? req.exit_status : -1;
   if (rec.failed_since_ms != 0) {
     if (rec.fail_alerted_ms != 0) {
       auto text = job_text(st) + " succeeded again after the failure reported "

@@ -93,6 +93,9 @@ const std::vector<setting>& settings() {
       row<in_server, &S::max_notes_bytes>(
           "server.max_notes_bytes", defaults::max_notes_bytes,
           "largest notify/alert_msg list, template or checkin note"),
+      row<in_server, &S::ping_body_limit>(
+          "server.ping_body_limit", defaults::ping_body_limit,
+          "bytes of a /ping body kept as its log; the rest is cut (Ping-Body-Limit)"),
       row<in_server, &S::request_timeout_ms>("server.request_timeout_ms",
                                              defaults::request_timeout_ms,
                                              "how long a request waits for an actor before 503"),
@@ -658,6 +661,9 @@ std::string validate(const config& cfg) {
   require(s.max_body_bytes > 0, "server.max_body_bytes must be > 0, got " + n(s.max_body_bytes));
   require(s.max_field_bytes > 0, "server.max_field_bytes must be > 0, got " + n(s.max_field_bytes));
   require(s.max_notes_bytes > 0, "server.max_notes_bytes must be > 0, got " + n(s.max_notes_bytes));
+  require(s.ping_body_limit > 0 && s.ping_body_limit <= s.max_body_bytes,
+          "server.ping_body_limit must be > 0 and <= server.max_body_bytes (" +
+              n(s.max_body_bytes) + "), got " + n(s.ping_body_limit));
   require(s.max_field_bytes <= s.max_body_bytes, "server.max_field_bytes (" + n(s.max_field_bytes) +
                                                      ") must not exceed server.max_body_bytes (" +
                                                      n(s.max_body_bytes) + ")");

@@ -22,6 +22,7 @@ struct server_config {
   std::int64_t max_body_bytes = 0;
   std::int64_t max_field_bytes = 0;
   std::int64_t max_notes_bytes = 0;
+  std::int64_t ping_body_limit = 0;  ///< bytes of a ping body kept (docs/pings.md)
   std::int64_t request_timeout_ms = 0;
   std::int64_t history_per_reservation = 0;
   bool sync_writes = true;

@@ -21,6 +21,8 @@ inline constexpr std::int64_t max_body_bytes = 64 * 1024;
 inline constexpr std::int64_t max_field_bytes = 256;
 /// notify and alert_msg lists and templates; checkin notes.
 inline constexpr std::int64_t max_notes_bytes = 4096;
+/// Bytes of a /ping body kept as its log: Healthchecks' PING_BODY_LIMIT.
+inline constexpr std::int64_t ping_body_limit = 10000;
 /// How long an HTTP handler waits for an actor before answering 503.
 inline constexpr std::int64_t request_timeout_ms = 5000;
 /// Checkins kept per reservation: enough to see a pattern, bounded for millions.

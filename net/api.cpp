@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <functional>
 #include <memory>
@@ -178,6 +179,7 @@ struct api::impl : std::enable_shared_from_this<api::impl> {
     auto& cfg = n.settings();
     limits.max_field_bytes = static_cast<std::size_t>(cfg.server.max_field_bytes);
     limits.max_notes_bytes = static_cast<std::size_t>(cfg.server.max_notes_bytes);
+    limits.ping_body_limit = static_cast<std::size_t>(cfg.server.ping_body_limit);
     auto timeout = std::chrono::milliseconds{cfg.server.request_timeout_ms};
     for (int i = 0; i < 4; ++i)
       bridges.push_back(spawn_bridge(n.system(), n.coordinator(), &n.context(), timeout));
@@ -324,7 +326,7 @@ struct api::impl : std::enable_shared_from_this<api::impl> {
       // Healthchecks-compatible pings (net/pings.hpp): text answers, not JSON.
       auto query = target.size() > path.size() ? target.substr(path.size() + 1) : "";
       auto self = shared_from_this();
-      handle_ping(std::move(req), path, query, remote, limits.max_notes_bytes,
+      handle_ping(std::move(req), path, query, remote, limits.ping_body_limit,
                   [self](caf::message msg, reply_fn fn) {
                     ask(self->bridge(), std::move(msg), std::move(fn));
                   },
@@ -367,6 +369,10 @@ struct api::impl : std::enable_shared_from_this<api::impl> {
         auto recs = self->all_reservations(st);
         if (!st.ok())
           return error(http::status::service_unavailable, "storage failure: " + st.message);
+        // Newest checkin first, as the original lists (never checked in last).
+        std::stable_sort(recs.begin(), recs.end(), [](const auto& a, const auto& b) {
+          return a.last_checkin_ms > b.last_checkin_ms;
+        });
         return json(http::status::ok,
                     listing_json(recs, self->n.context().wall_now(), self->n.context().policy));
       });

@@ -7,6 +7,7 @@
 
 #include <cctype>
 #include <charconv>
+#include <memory>
 #include <vector>
 
 namespace gotel {
@@ -55,11 +56,16 @@ bool apply_verb(std::string_view v, signal_request& req, rejection& err) {
   return true;
 }
 
+http_response text_response(http::status status, std::string body, bool head);
+
 http_response text_response(http::status status, std::string body, bool head) {
   http_response res{status, 11};
   res.set(http::field::content_type, "text/plain; charset=utf-8");
-  // Pings are signals: no cache or proxy may answer one for the server.
-  res.set(http::field::cache_control, "no-store");
+  // Pings are signals: no cache or proxy may answer one for the server
+  // (Healthchecks' never_cache: clients look for no-cache).
+  res.set(http::field::cache_control, "no-cache, no-store, must-revalidate, max-age=0");
+  // As Healthchecks: a browser page may ping.
+  res.set(http::field::access_control_allow_origin, "*");
   if (!head)
     res.body() = std::move(body);
   res.prepare_payload();
@@ -67,6 +73,11 @@ http_response text_response(http::status status, std::string body, bool head) {
 }
 
 }  // namespace
+
+/// Asks the actors with a parsed ping and answers; `creates`: the reservation
+/// did not exist and ?create=1 makes it (answered 201 "Created").
+void send_signal(signal_request signal, bool creates, const ask_fn& ask, responder respond,
+                 bool head);
 
 parse_result<signal_request> parse_ping(std::string_view path, std::string_view query) {
   signal_request req;
@@ -89,7 +100,10 @@ parse_result<signal_request> parse_ping(std::string_view path, std::string_view 
     if (parts.size() == 2 && !apply_verb(parts[1], req, err))
       return err;
   } else {
-    if (parts.size() < 2 || parts.size() > 3)
+    // One segment that is not a uuid names nothing (Healthchecks: 404).
+    if (parts.size() == 1)
+      return rejection{404, "not found"};
+    if (parts.size() > 3)
       return err;
     if (parts.size() == 3) {
       if (!is_verb(parts[2]))
@@ -112,6 +126,11 @@ parse_result<signal_request> parse_ping(std::string_view path, std::string_view 
     if (app->find_first_not_of(' ') == std::string::npos
         || component->find_first_not_of(' ') == std::string::npos)
       return err;
+    // Healthchecks' slugs are lower-case and it refuses any other; GoTel's
+    // names ignore case, so the lower-case slug reaches the same reservation.
+    for (unsigned char c : *component)
+      if (c >= 'A' && c <= 'Z')
+        return err;
     req.app = std::move(*app);
     req.component = std::move(*component);
   }
@@ -141,6 +160,11 @@ parse_result<signal_request> parse_ping(std::string_view path, std::string_view 
 void handle_ping(http_request&& req, std::string_view path, std::string_view query,
                  const std::string& remote, std::size_t max_log_bytes, const ask_fn& ask,
                  responder respond) {
+  // Every ping answer says how much of a body is kept, as Healthchecks does.
+  respond = [respond = std::move(respond), max_log_bytes](http_response res) {
+    res.set("Ping-Body-Limit", std::to_string(max_log_bytes));
+    respond(std::move(res));
+  };
   auto method = req.method();
   bool head = method == http::verb::head;
   if (method != http::verb::get && !head && method != http::verb::post) {
@@ -161,10 +185,31 @@ void handle_ping(http_request&& req, std::string_view path, std::string_view que
   auto& body = req.body();
   signal.notes = utf8::clean(body, max_log_bytes);
   signal.source = remote;
+  if (signal.create) {
+    // Healthchecks answers 201 "Created" to the ping that created the check:
+    // ask first whether it exists (two racing creators may both hear 201).
+    key_request key{signal.app, signal.component};
+    auto sig = std::make_shared<signal_request>(std::move(signal));
+    ask(caf::make_message(get_atom::value, std::move(key)),
+        [sig, ask, respond, head](caf::expected<reservation_record> found) {
+          bool creates = !found && code_of(found.error()) == errc::not_found;
+          sig->create = creates;
+          send_signal(std::move(*sig), creates, ask, respond, head);
+        });
+    return;
+  }
+  send_signal(std::move(signal), false, ask, respond, head);
+}
+
+void send_signal(signal_request signal, bool creates, const ask_fn& ask, responder respond,
+                 bool head) {
   ask(caf::make_message(signal_atom::value, std::move(signal)),
-      [respond, head](caf::expected<reservation_record> res) {
+      [respond, head, creates](caf::expected<reservation_record> res) {
         if (res) {
-          respond(text_response(http::status::ok, "OK", head));
+          if (creates)
+            respond(text_response(http::status::created, "Created", head));
+          else
+            respond(text_response(http::status::ok, "OK", head));
           return;
         }
         switch (code_of(res.error())) {
@@ -175,9 +220,10 @@ void handle_ping(http_request&& req, std::string_view path, std::string_view que
           case errc::conflict:
             respond(text_response(http::status::bad_request, message_of(res.error()), head));
             return;
-          // ?create=1 beyond server.max_reservations_per_app
+          // ?create=1 beyond server.max_reservations_per_app: Healthchecks
+          // answers an auto-provisioning over the account's limit with 404.
           case errc::limit_reached:
-            respond(text_response(http::status::forbidden, message_of(res.error()), head));
+            respond(text_response(http::status::not_found, "not found", head));
             return;
           default:
             respond(text_response(http::status::service_unavailable,

@@ -5,9 +5,11 @@
 ///   /ping/<app>/<component>[/start|/fail|/log|/<exit-status>]   (slug form)
 /// with `?create=1` (slug form: create an unknown reservation) and `?rid=`
 /// (run id). HEAD, GET and POST are accepted; a POST body is the ping log.
-/// Answers are text, as Healthchecks answers: 200 "OK", 404 "not found",
-/// 400 with what is wrong, 403 for ?create=1 beyond the app's reservation
-/// limit. Keys are checked before (net/auth.hpp), which also serves
+/// Answers are text, as Healthchecks answers: 200 "OK", 201 "Created" (the
+/// ?create=1 ping that created it), 404 "not found" (also ?create=1 beyond
+/// the app's reservation limit), 400 with what is wrong; every answer carries
+/// Access-Control-Allow-Origin, Ping-Body-Limit and a no-cache Cache-Control.
+/// Keys are checked before (net/auth.hpp), which also serves
 /// Healthchecks' /ping/<ping-key>/<slug> as the slug form of the key's app.
 
 #include "actors/messages.hpp"

@@ -483,8 +483,20 @@ parse_result<checkin_request> parse_checkin(std::string_view body, const field_l
     auto sig = signal_fields_of(f, lim, err);
     if (!sig)
       return err;
+    // A checkin is a success: it may say so with exit status 0 (gotelctl run
+    // does); without one the last exit status becomes unknown.
+    std::int32_t exit_status = -1;
+    if (auto x = f.find("exit_status"); x != f.end() && !x->second.is_null()) {
+      auto code = integer(f, "exit_status", err);
+      if (!code)
+        return err;
+      if (*code != 0)
+        return rejection{400, "exit_status must be 0 for a checkin (a failure is /fail with "
+                              "1-255)"};
+      exit_status = 0;
+    }
     return checkin_request{std::move(sig->app), std::move(sig->component), std::move(sig->notes),
-                           {}, std::move(sig->run_id), -1};
+                           {}, std::move(sig->run_id), exit_status};
   });
 }
 

@@ -109,6 +109,22 @@ class GotelctlTest(GotelTestCase):
         r = self.ctl("run", "cron", "bad-job", "--", "/nonexistent/command", expect=127)
         self.assertIn("cannot run /nonexistent/command", r.stderr)
 
+    def test_successful_run_after_a_failed_one_records_exit_status_zero(self):
+        self.g.reserve("cron", "flaky", 1, "hours")
+        self.ctl("run", "cron", "flaky", "--", "sh", "-c", "exit 3", expect=3)
+        self.assertEqual(self.g.job("cron", "flaky")["last_exit_status"], 3)
+        self.ctl("run", "cron", "flaky", "--", "true")
+        job = self.g.job("cron", "flaky")
+        self.assertIs(job["failed"], False, job)
+        self.assertEqual(job["last_exit_status"], 0, job)
+        # A checkin that sends no status clears it to unknown (-1).
+        self.assertEqual(self.g.checkin("cron", "flaky").status, 200)
+        self.assertEqual(self.g.job("cron", "flaky")["last_exit_status"], -1)
+        # Only 0 is a checkin's exit status.
+        r = self.g.checkin("cron", "flaky", exit_status=2)
+        self.assertEqual(r.status, 400, r)
+        self.assertEqual(self.g.job("cron", "flaky")["last_exit_status"], -1)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -59,12 +59,53 @@ class PingsTest(GotelTestCase):
         self.assertEqual(g.job("Backup", "Nightly")["uuid"], uuid)
         self.assertText(g.get("/ping/" + uuid), 200, "OK")
 
+    def test_every_ping_answer_has_healthchecks_headers(self):
+        g = self.start()
+        g.reserve("hdr", "job", 1, "hours")
+        uuid = g.job("hdr", "job")["uuid"]
+        answers = {
+            "ok": g.get("/ping/" + uuid),
+            "not found": g.get("/ping/0b1c2d3e-4f50-4a6b-8c7d-8e9fa0b1c2d3"),
+            "bad uuid": g.get("/ping/not-uuid/"),
+            "uuid without dashes": g.get("/ping/07c2f54898504b27af5d6c9dc157ec02/"),
+            "upper-case slug": g.get("/ping/hdr/JOB"),
+            "bad exit status": g.get("/ping/%s/256" % uuid),
+            "method": g.request("PUT", "/ping/" + uuid, b""),
+        }
+        statuses = {k: r.status for k, r in answers.items()}
+        self.assertEqual(statuses, {"ok": 200, "not found": 404, "bad uuid": 404,
+                                    "uuid without dashes": 404, "upper-case slug": 400,
+                                    "bad exit status": 400, "method": 405})
+        self.assertEqual(answers["upper-case slug"].text, "invalid url format")
+        for name, r in answers.items():
+            self.assertEqual(r.headers.get("access-control-allow-origin"), "*", name)
+            self.assertEqual(r.headers.get("ping-body-limit"), "10000", name)
+            self.assertIn("no-cache", r.headers.get("cache-control", ""), name)
+
     def test_oversized_ping_body_is_truncated_not_refused(self):
-        g = self.server(args=["--set", "server.max_notes_bytes=16"])
+        g = self.server(args=["--set", "server.ping_body_limit=16",
+                              "--set", "server.max_body_bytes=8192"])
         g.reserve("Big", "Log", 1, "hours")
         uuid = g.job("Big", "Log")["uuid"]
-        self.assertText(g.post("/ping/" + uuid, b"x" * 5000), 200, "OK")
+        r = g.post("/ping/" + uuid, b"0123456789abcdefXYZ" + b"x" * 5000)
+        self.assertText(r, 200, "OK")
+        self.assertEqual(r.headers.get("ping-body-limit"), "16")
         self.assertEqual(g.job("Big", "Log")["number_of_checkins"], 1)
+        pings = g.get("/api/v1/reservations/Big/Log/pings").json()["result"]
+        self.assertEqual(pings[0]["notes"], "0123456789abcdef")
+        # Above server.max_body_bytes the HTTP layer refuses the request.
+        self.assertEqual(g.post("/ping/" + uuid, b"x" * 8193).status, 413)
+        self.assertEqual(g.job("Big", "Log")["number_of_checkins"], 1)
+
+    def test_ping_body_limit_defaults_to_healthchecks_10000_bytes(self):
+        g = self.server()
+        g.reserve("Big", "Default", 1, "hours")
+        uuid = g.job("Big", "Default")["uuid"]
+        r = g.post("/ping/" + uuid, b"y" * 12000)
+        self.assertText(r, 200, "OK")
+        self.assertEqual(r.headers.get("ping-body-limit"), "10000")
+        pings = g.get("/api/v1/reservations/Big/Default/pings").json()["result"]
+        self.assertEqual(len(pings[0]["notes"]), 10000)
 
     def test_slug_pings_create_start_and_exit_statuses(self):
         g = self.start()
@@ -72,7 +113,9 @@ class PingsTest(GotelTestCase):
         self.assertText(g.get(path), 404, "not found")
         self.assertIsNone(g.job("ping-key", "nightly-db"))
 
-        self.assertText(g.post(path + "/start?create=1&rid=r1", b""), 200, "OK")
+        self.assertText(g.post(path + "/start?create=1&rid=r1", b""), 201, "Created")
+        # Once it exists, create=1 is an ordinary ping.
+        self.assertText(g.get(path + "/log?create=1"), 200, "OK")
         job = g.job("ping-key", "nightly-db")
         self.assertIsNotNone(job, "create=1 did not create")
         self.assertEqual((job["frequency"], job["time_units"], job["grace"]), (1, "days", 3600))

@@ -78,7 +78,15 @@ TEST(ping_urls, slug_forms_name_app_and_component) {
 
 TEST(ping_urls, malformed_urls_say_what_is_wrong) {
   EXPECT_EQ(rejected(parse_ping("/ping/", "")), "invalid url format");
-  EXPECT_EQ(rejected(parse_ping("/ping/just-a-key", "")), "invalid url format");
+  // One segment that is not a uuid names nothing: 404 as Healthchecks.
+  EXPECT_EQ(rejected(parse_ping("/ping/just-a-key", ""), 404), "not found");
+  EXPECT_EQ(rejected(parse_ping("/ping/not-uuid/", ""), 404), "not found");
+  EXPECT_EQ(rejected(parse_ping("/ping/07c2f54898504b27af5d6c9dc157ec02/", ""), 404),
+            "not found");
+  // Healthchecks refuses an upper-case slug; the app (ping key) may be any case.
+  EXPECT_EQ(rejected(parse_ping("/ping/k/fooFOO", "")), "invalid url format");
+  EXPECT_EQ(rejected(parse_ping("/ping/k/Foo/start", "")), "invalid url format");
+  EXPECT_EQ(ping("/ping/Key/foo").app, "Key");
   EXPECT_EQ(rejected(parse_ping("/ping/a//b", "")), "invalid url format");
   EXPECT_EQ(rejected(parse_ping("/ping/a/b/c/d", "")), "invalid url format");
   EXPECT_EQ(rejected(parse_ping("/ping/a/b/stop", "")),
