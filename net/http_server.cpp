@@ -49,6 +49,33 @@ bool broken(const beast::error_code& ec) {
          || ec.category() == asio::error::get_ssl_category();
 }
 
+/// True when the request's Transfer-Encoding is anything but one "chunked"
+/// (xchunked, gzip, "gzip, chunked", ...). Beast reads the body of a request
+/// whose last coding is not chunked as empty, so the body would be parsed as
+/// a second request: a desync behind any proxy that reads it otherwise.
+bool unsupported_transfer_coding(const http_request& req) {
+  std::size_t codings = 0;
+  bool chunked = false;
+  auto [first, last] = req.equal_range(http::field::transfer_encoding);
+  for (auto field = first; field != last; ++field) {
+    std::string_view value{field->value().data(), field->value().size()};
+    while (!value.empty()) {
+      auto comma = value.find(',');
+      auto coding = value.substr(0, comma);
+      value = comma == std::string_view::npos ? std::string_view{} : value.substr(comma + 1);
+      while (!coding.empty() && (coding.front() == ' ' || coding.front() == '\t'))
+        coding.remove_prefix(1);
+      while (!coding.empty() && (coding.back() == ' ' || coding.back() == '\t'))
+        coding.remove_suffix(1);
+      if (coding.empty())
+        continue;
+      ++codings;
+      chunked = beast::iequals(coding, "chunked");
+    }
+  }
+  return codings > 1 || (codings == 1 && !chunked);
+}
+
 /// The longest a refused connection (over its client's limit) or one closed
 /// after an error answer is kept to let the client read that answer.
 constexpr std::chrono::milliseconds linger_limit{1000};
@@ -177,6 +204,10 @@ class session : public std::enable_shared_from_this<session<Stream>> {
       return fail(http::status::request_header_fields_too_large, "request headers too large");
     if (ec)
       return fail(http::status::bad_request, "malformed HTTP request");
+    if (unsupported_transfer_coding(parser_->get()))
+      return fail(http::status::not_implemented,
+                  "Transfer-Encoding other than chunked is not supported; send the body with "
+                  "Content-Length or Transfer-Encoding: chunked");
     if (std::uint32_t retry_after = 0;
         !limits_.allow_request(remote_, client_limits::clock::now(), retry_after)) {
       auto keep_alive = parser_->get().keep_alive();
