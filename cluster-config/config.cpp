@@ -132,6 +132,10 @@ const std::vector<setting>& settings() {
       row<in_server, &S::max_connections_per_client>(
           "server.max_connections_per_client", defaults::max_connections_per_client,
           "open connections per client address, more get 429; 0 = unlimited"),
+      row<in_server, &S::max_connections>(
+          "server.max_connections", defaults::max_connections,
+          "open connections of every client together, more are closed at once; lowered to fit"
+          " the file-descriptor limit"),
       row<in_server, &S::rate_limit_per_second>(
           "server.rate_limit_per_second", defaults::rate_limit_per_second,
           "requests per second per client address, more get 429; 0 = unlimited"),
@@ -680,6 +684,8 @@ std::string validate(const config& cfg) {
   require(s.max_connections_per_client >= 0 && s.max_connections_per_client <= UINT32_MAX,
           "server.max_connections_per_client must be >= 0, got "
               + n(s.max_connections_per_client));
+  require(s.max_connections >= 1 && s.max_connections <= UINT32_MAX,
+          "server.max_connections must be >= 1, got " + n(s.max_connections));
   require(s.max_reservations_per_app >= 0,
           "server.max_reservations_per_app must be >= 0, got " + n(s.max_reservations_per_app));
   require(s.rate_limit_per_second >= 0,

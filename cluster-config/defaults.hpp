@@ -48,6 +48,10 @@ inline constexpr std::int64_t read_timeout_ms = 10000;
 /// Far above what one host running cron jobs opens (and above the benchmarks' 64);
 /// stops one address from taking every socket.
 inline constexpr std::int64_t max_connections_per_client = 256;
+/// Every client together: far above what thousands of cron hosts keep open, and
+/// a bound on what a flood from many addresses can hold (memory, descriptors).
+/// The file-descriptor limit lowers it further (docs/security.md).
+inline constexpr std::int64_t max_connections = 10000;
 /// Off: many cron hosts behind one NAT address would share a bucket, and a refused
 /// checkin turns into a false alert. Set it when the API is exposed.
 inline constexpr double rate_limit_per_second = 0;

@@ -10,6 +10,11 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
 #include <thread>
 #include <type_traits>
 #include <vector>
@@ -46,6 +51,39 @@ bool broken(const beast::error_code& ec) {
          || ec.category() == asio::error::get_ssl_category();
 }
 
+/// True when the request's Transfer-Encoding is anything but one "chunked"
+/// (xchunked, gzip, "gzip, chunked", ...). Beast reads the body of a request
+/// whose last coding is not chunked as empty, so the body would be parsed as
+/// a second request: a desync behind any proxy that reads it otherwise.
+bool unsupported_transfer_coding(const http_request& req) {
+  std::size_t codings = 0;
+  bool chunked = false;
+  auto [first, last] = req.equal_range(http::field::transfer_encoding);
+  for (auto field = first; field != last; ++field) {
+    std::string_view value{field->value().data(), field->value().size()};
+    while (!value.empty()) {
+      auto comma = value.find(',');
+      auto coding = value.substr(0, comma);
+      value = comma == std::string_view::npos ? std::string_view{} : value.substr(comma + 1);
+      while (!coding.empty() && (coding.front() == ' ' || coding.front() == '\t'))
+        coding.remove_prefix(1);
+      while (!coding.empty() && (coding.back() == ' ' || coding.back() == '\t'))
+        coding.remove_suffix(1);
+      if (coding.empty())
+        continue;
+      ++codings;
+      chunked = beast::iequals(coding, "chunked");
+    }
+  }
+  return codings > 1 || (codings == 1 && !chunked);
+}
+
+/// The longest a refused connection (over its client's limit) or one closed
+/// after an error answer is kept to let the client read that answer.
+constexpr std::chrono::milliseconds linger_limit{1000};
+/// What is read and thrown away meanwhile, at most.
+constexpr std::size_t linger_bytes = 1 << 20;
+
 /// One connection, plain (`plain_stream`) or HTTPS (`tls_stream`): the same
 /// keep-alive loop, limits and timeouts over either; TLS only adds the
 /// handshake in front and close_notify at the end.
@@ -55,23 +93,25 @@ class session : public std::enable_shared_from_this<session<Stream>> {
 
  public:
   /// `stream_args` follow the socket into Stream's constructor (the TLS context).
+  /// `open_total` was incremented for this connection; the session gives it back.
   template <class... StreamArgs>
   session(tcp::socket&& socket, const http_server_options& opts, const http_handler& handler,
-          client_limits& limits, StreamArgs&... stream_args)
+          client_limits& limits, std::atomic<std::uint32_t>& open_total,
+          StreamArgs&... stream_args)
     : stream_(std::move(socket), stream_args...), opts_(opts), handler_(handler),
-      limits_(limits) {
+      limits_(limits), open_total_(open_total) {
     boost::system::error_code ec;
     auto ep = tcp_layer().socket().remote_endpoint(ec);
     if (!ec)
       remote_ = ep.address().to_string();
-    // Over the per-client connection limit: the first request is read (within
-    // the read timeout) only to answer it 429 and close.
+    // Over the per-client connection limit: answered 429 and closed at once.
     counted_ = limits_.open_connection(remote_);
   }
 
   ~session() {
     if (counted_)
       limits_.close_connection(remote_);
+    open_total_.fetch_sub(1, std::memory_order_relaxed);
   }
 
   void start() {
@@ -87,17 +127,31 @@ class session : public std::enable_shared_from_this<session<Stream>> {
                                                                 : opts_.idle_timeout_ms);
   }
 
+  /// How long a connection that is being closed after an error answer (or
+  /// refused) may take to read that answer.
+  std::chrono::milliseconds linger_timeout() const { return std::min(read_timeout(), linger_limit); }
+
   void begin() {
     if constexpr (is_tls) {
       // The handshake is bounded like a request: a client that connects and
-      // never finishes it (or trickles it) is cut off after the read timeout.
-      tcp_layer().expires_after(read_timeout());
+      // never finishes it (or trickles it) is cut off after the read timeout;
+      // a refused one gets only the linger time.
+      tcp_layer().expires_after(counted_ ? read_timeout() : linger_timeout());
       stream_.async_handshake(asio::ssl::stream_base::server,
                               beast::bind_front_handler(&session::on_handshake,
                                                         this->shared_from_this()));
     } else {
-      read();
+      counted_ ? read() : refuse();
     }
+  }
+
+  /// Over the client's connection limit: 429 without waiting for a request
+  /// (an idle flood would otherwise hold its sockets for the idle timeout),
+  /// then closed.
+  void refuse() {
+    fail(http::status::too_many_requests,
+         "too many connections from " + remote_ + " (at most "
+           + std::to_string(opts_.client_limits.max_connections) + ")");
   }
 
   void on_handshake(beast::error_code ec) {
@@ -108,7 +162,7 @@ class session : public std::enable_shared_from_this<session<Stream>> {
       return drop();
     }
     tls_up_ = true;
-    read();
+    counted_ ? read() : refuse();
   }
 
   void read() {
@@ -152,11 +206,10 @@ class session : public std::enable_shared_from_this<session<Stream>> {
       return fail(http::status::request_header_fields_too_large, "request headers too large");
     if (ec)
       return fail(http::status::bad_request, "malformed HTTP request");
-    if (!counted_) {
-      return fail(http::status::too_many_requests,
-                  "too many connections from " + remote_ + " (at most "
-                    + std::to_string(opts_.client_limits.max_connections) + ")");
-    }
+    if (unsupported_transfer_coding(parser_->get()))
+      return fail(http::status::not_implemented,
+                  "Transfer-Encoding other than chunked is not supported; send the body with "
+                  "Content-Length or Transfer-Encoding: chunked");
     if (std::uint32_t retry_after = 0;
         !limits_.allow_request(remote_, client_limits::clock::now(), retry_after)) {
       auto keep_alive = parser_->get().keep_alive();
@@ -204,6 +257,9 @@ class session : public std::enable_shared_from_this<session<Stream>> {
   /// unless `keep_alive`; `retry_after` (s) is sent as Retry-After when non-zero.
   void fail(http::status status, std::string message, bool keep_alive = false,
             std::uint32_t retry_after = 0) {
+    // What the client sent after this request is not read as a request; it is
+    // drained while the answer is read (close()).
+    linger_ = !keep_alive;
     // Built by hand: the server does not depend on a JSON library.
     std::string escaped;
     for (char c : utf8::sanitize(message)) {
@@ -237,15 +293,33 @@ class session : public std::enable_shared_from_this<session<Stream>> {
     if constexpr (is_tls) {
       if (tls_up_) {
         tls_up_ = false;
-        tcp_layer().expires_after(read_timeout());
+        tcp_layer().expires_after(linger_ ? linger_timeout() : read_timeout());
         return stream_.async_shutdown(
           [self = this->shared_from_this()](beast::error_code) { self->drop(); });
       }
     } else {
       beast::error_code ec;
       tcp_layer().socket().shutdown(tcp::socket::shutdown_send, ec);
+      if (linger_ && !ec) {
+        // Closing with unread input would reset the connection, and a reset
+        // can destroy the answer before the client reads it: read and discard
+        // until the client closes, briefly and boundedly.
+        tcp_layer().expires_after(linger_timeout());
+        return drain();
+      }
     }
     drop();
+  }
+
+  void drain() {
+    tcp_layer().socket().async_read_some(
+      asio::buffer(discard_), [self = this->shared_from_this()](beast::error_code ec,
+                                                                 std::size_t n) {
+        self->drained_ += n;
+        if (ec || self->drained_ > linger_bytes)
+          return self->drop();
+        self->drain();
+      });
   }
 
   /// Ends a connection with nothing more to say on it.
@@ -257,10 +331,26 @@ class session : public std::enable_shared_from_this<session<Stream>> {
   const http_server_options& opts_;
   const http_handler& handler_;
   client_limits& limits_;
+  std::atomic<std::uint32_t>& open_total_;
   std::string remote_;
   bool counted_ = false;  ///< holds one of its client's connection slots
   bool tls_up_ = false;   ///< the TLS handshake completed and no close_notify was sent
+  bool linger_ = false;   ///< closing after an error answer: drain the input first
+  std::array<char, 4096> discard_;
+  std::size_t drained_ = 0;
 };
+
+/// True for accept errors that say the process (EMFILE) or the system
+/// (ENFILE) has no file descriptor left.
+bool out_of_descriptors(const beast::error_code& ec) {
+  return ec == asio::error::no_descriptors
+         || ec == beast::error_code{ENFILE, boost::system::system_category()};
+}
+
+/// How long the accept loop pauses after an accept error it cannot act on.
+constexpr std::chrono::milliseconds accept_pause{100};
+/// Between two warnings about refused connections.
+constexpr std::chrono::seconds warn_every{10};
 
 }  // namespace
 
@@ -271,26 +361,108 @@ struct http_server::impl {
   http_server_options opts;
   http_handler handler;
   std::unique_ptr<client_limits> limits;
+  std::atomic<std::uint32_t> open_total{0};  ///< sessions alive (each holds a socket)
   asio::io_context ioc;
   tcp::acceptor acceptor{ioc};
+  asio::steady_timer accept_timer{ioc};
+  /// A descriptor held in reserve: when accept fails for want of descriptors it
+  /// is closed, so that pending connections can be accepted and closed (their
+  /// clients learn at once) instead of waiting in the backlog, and reopened.
+  int spare_fd = -1;
+  std::chrono::steady_clock::time_point last_warning{};
+  std::size_t refused_since_warning = 0;
   std::vector<std::thread> threads;
   std::uint16_t port = 0;
   bool running = false;
 
+  ~impl() {
+    if (spare_fd >= 0)
+      ::close(spare_fd);
+  }
+
+  // The accept handlers run one at a time (one accept is outstanding), so the
+  // members they use need no lock.
   void accept() {
     acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket s) {
-      if (ec == asio::error::operation_aborted)
+      if (ec == asio::error::operation_aborted || !acceptor.is_open())
         return;
-      if (!ec) {
-        s.set_option(tcp::no_delay(true), ec);
-        if (opts.tls)
-          std::make_shared<session<tls_stream>>(std::move(s), opts, handler, *limits, *opts.tls)
-            ->start();
-        else
-          std::make_shared<session<plain_stream>>(std::move(s), opts, handler, *limits)->start();
+      if (out_of_descriptors(ec)) {
+        // Accepting again at once fails the same way while the connection
+        // waits in the backlog: that loop spun at full CPU.
+        refused(shed_pending(), "out of file descriptors (" + ec.message() + ")");
+        return pause_accept();
       }
+      if (ec && ec != asio::error::connection_aborted) {
+        spdlog::debug("http: accept failed: {}", ec.message());
+        return pause_accept();
+      }
+      if (!ec)
+        admit(std::move(s));
       accept();
     });
+  }
+
+  void pause_accept() {
+    accept_timer.expires_after(accept_pause);
+    accept_timer.async_wait([this](beast::error_code ec) {
+      if (!ec)
+        accept();
+    });
+  }
+
+  void admit(tcp::socket s) {
+    if (opts.max_connections != 0
+        && open_total.load(std::memory_order_relaxed) >= opts.max_connections) {
+      beast::error_code ignored;
+      s.close(ignored);
+      refused(1, "server.max_connections (" + std::to_string(opts.max_connections)
+                   + ") connections are open");
+      return;
+    }
+    open_total.fetch_add(1, std::memory_order_relaxed);
+    beast::error_code ec;
+    s.set_option(tcp::no_delay(true), ec);
+    if (opts.tls)
+      std::make_shared<session<tls_stream>>(std::move(s), opts, handler, *limits, open_total,
+                                            *opts.tls)
+        ->start();
+    else
+      std::make_shared<session<plain_stream>>(std::move(s), opts, handler, *limits, open_total)
+        ->start();
+  }
+
+  /// Accepts and closes every connection waiting in the backlog, using the
+  /// spare descriptor; returns how many.
+  std::size_t shed_pending() {
+    if (spare_fd < 0)
+      spare_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (spare_fd < 0)
+      return 0;
+    ::close(spare_fd);
+    spare_fd = -1;
+    std::size_t n = 0;
+    // The acceptor is non-blocking (start()): EAGAIN ends it once the backlog
+    // is empty, EMFILE if another thread took the freed descriptor first.
+    for (; n < 4096; ++n) {
+      int fd = ::accept4(acceptor.native_handle(), nullptr, nullptr, SOCK_CLOEXEC);
+      if (fd < 0)
+        break;
+      ::close(fd);
+    }
+    spare_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    return n;
+  }
+
+  /// Counts `n` refused connections and warns, at most every warn_every.
+  void refused(std::size_t n, const std::string& why) {
+    refused_since_warning += n;
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_warning < warn_every)
+      return;
+    spdlog::warn("http: {}: closed {} new connection(s) at once (docs/security.md)", why,
+                 refused_since_warning);
+    last_warning = now;
+    refused_since_warning = 0;
   }
 };
 
@@ -323,6 +495,9 @@ std::string http_server::start() {
     return "cannot listen on " + d.opts.host + ":" + std::to_string(d.opts.port) + ": "
            + ec.message();
   d.port = d.acceptor.local_endpoint().port();
+  // shed_pending accepts without blocking; Asio's own accepts work either way.
+  d.acceptor.native_non_blocking(true, ec);
+  d.spare_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   d.accept();
   d.running = true;
   for (std::size_t i = 0; i < std::max<std::size_t>(1, d.opts.threads); ++i)
@@ -342,6 +517,7 @@ void http_server::stop() {
   asio::post(d.ioc, [&d] {
     beast::error_code ec;
     d.acceptor.close(ec);
+    d.accept_timer.cancel();
   });
   d.ioc.stop();
   for (auto& t : d.threads)

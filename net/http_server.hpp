@@ -40,6 +40,13 @@ struct http_server_options {
   /// within this; slow clients (slowloris) are cut off. 0 = idle_timeout_ms.
   std::uint32_t read_timeout_ms = 10000;
   client_limit_options client_limits;  ///< per-address connections and rate (429)
+  /// Connections open at once, every client together; 0 = unlimited. One
+  /// accepted beyond it is closed at once, so the process never runs out of
+  /// file descriptors for its own files (main.cpp derives it from
+  /// RLIMIT_NOFILE with connection_cap, net/limits.hpp). A connection over its
+  /// client's limit is answered 429 at once and closed (without waiting for a
+  /// request); while it closes it still counts here.
+  std::uint32_t max_connections = 0;
   /// Serve HTTPS with this context (make_tls_context, net/tls.hpp); null = plain
   /// HTTP. Every limit and timeout above applies the same; the TLS handshake is
   /// bounded by read_timeout_ms.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 namespace gotel {
 
@@ -61,6 +62,17 @@ std::uint32_t client_limits::connections(const std::string& client) const {
   std::lock_guard<std::mutex> guard{mutex_};
   auto i = clients_.find(client);
   return i == clients_.end() ? 0 : i->second.connections;
+}
+
+std::uint64_t fd_reserve(std::uint64_t fd_limit) {
+  return std::max<std::uint64_t>(128, fd_limit / 8);
+}
+
+std::uint32_t connection_cap(std::uint64_t fd_limit, std::uint64_t configured) {
+  auto reserve = fd_reserve(fd_limit);
+  auto room = fd_limit >= 2 * reserve ? fd_limit - reserve : fd_limit / 2;
+  return static_cast<std::uint32_t>(
+    std::min<std::uint64_t>({configured, room, std::numeric_limits<std::uint32_t>::max()}));
 }
 
 void client_limits::prune(clock::time_point now) {

@@ -58,4 +58,15 @@ class client_limits {
   std::unordered_map<std::string, entry> clients_;
 };
 
+/// File descriptors kept free for everything but HTTP connections (RocksDB's
+/// files, alert deliveries, the cluster, logs): an eighth of the limit, at
+/// least 128.
+std::uint64_t fd_reserve(std::uint64_t fd_limit);
+
+/// How many HTTP connections may be open at once when the process may open
+/// `fd_limit` files (RLIMIT_NOFILE): `configured` (server.max_connections),
+/// but never into fd_reserve(fd_limit), and never more than half of a limit
+/// too small to keep that reserve. Pure: docs/security.md.
+std::uint32_t connection_cap(std::uint64_t fd_limit, std::uint64_t configured);
+
 }  // namespace gotel

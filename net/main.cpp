@@ -12,6 +12,8 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include <sys/resource.h>
+
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
@@ -30,6 +32,22 @@ std::map<std::string, std::string> gotel_environment() {
       out.emplace(entry.substr(0, eq), entry.substr(eq + 1));
   }
   return out;
+}
+
+/// Raises the soft RLIMIT_NOFILE to the hard limit (the default soft limit,
+/// often 1024, is far below what a server holding connections needs) and
+/// returns the soft limit now in force.
+std::uint64_t raise_fd_limit() {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0)
+    return 1024;
+  if (lim.rlim_cur != lim.rlim_max) {
+    rlimit raised = lim;
+    raised.rlim_cur = lim.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
+      lim = raised;
+  }
+  return lim.rlim_cur == RLIM_INFINITY ? std::uint64_t{1} << 20 : lim.rlim_cur;
 }
 
 }  // namespace
@@ -152,6 +170,16 @@ int main(int argc, char** argv) {
     static_cast<std::uint32_t>(cfg.server.max_connections_per_client);
   opts.client_limits.rate_per_second = cfg.server.rate_limit_per_second;
   opts.client_limits.burst = static_cast<double>(cfg.server.rate_limit_burst);
+  // Connections never take the descriptors that storage, alerts and the
+  // cluster need (docs/security.md).
+  auto fd_limit = raise_fd_limit();
+  opts.max_connections = gotel::connection_cap(
+    fd_limit, static_cast<std::uint64_t>(cfg.server.max_connections));
+  if (opts.max_connections < static_cast<std::uint64_t>(cfg.server.max_connections))
+    spdlog::info("http: at most {} connections at once (server.max_connections is {}, but the "
+                 "process may open {} files and keeps {} for its own use)",
+                 opts.max_connections, cfg.server.max_connections, fd_limit,
+                 gotel::fd_reserve(fd_limit));
   opts.tls = std::move(tls);
   gotel::api api{*node};
   gotel::http_server server{opts, gotel::with_auth(std::move(*auth), api.handler())};

@@ -168,10 +168,11 @@ def run_gotel(args, timeout=20.0):
 class GotelServer:
     """One gotel process on a data directory; restartable on the same directory.
 
-    With `ssl_context`, request() and its shorthands speak HTTPS to it.
+    With `ssl_context`, request() and its shorthands speak HTTPS to it;
+    `preexec_fn` runs in the child before gotel starts (e.g. to lower a limit).
     """
 
-    def __init__(self, data_dir=None, env=None, args=None, ssl_context=None):
+    def __init__(self, data_dir=None, env=None, args=None, ssl_context=None, preexec_fn=None):
         self.tmp = tempfile.mkdtemp(prefix="gotel-it-")
         self.data_dir = data_dir or os.path.join(self.tmp, "data")
         self.port_file = os.path.join(self.tmp, "port")
@@ -179,6 +180,7 @@ class GotelServer:
         self.env = dict(env or {})
         self.args = list(args or [])
         self.ssl_context = ssl_context
+        self.preexec_fn = preexec_fn
         self.proc = None
         self.port = None
         self._log = None
@@ -195,7 +197,8 @@ class GotelServer:
                "--port-file", self.port_file] + self.args
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, env=env)
+                                     stdin=subprocess.DEVNULL, env=env,
+                                     preexec_fn=self.preexec_fn)
         self.start_time = time.monotonic()
 
         def port_ready():
@@ -433,8 +436,10 @@ class GotelTestCase(unittest.TestCase):
             return False
         return bool(result.failures or result.errors)
 
-    def server(self, env=None, args=None, start=True, data_dir=None, ssl_context=None):
-        s = GotelServer(data_dir=data_dir, env=env, args=args, ssl_context=ssl_context)
+    def server(self, env=None, args=None, start=True, data_dir=None, ssl_context=None,
+               preexec_fn=None):
+        s = GotelServer(data_dir=data_dir, env=env, args=args, ssl_context=ssl_context,
+                        preexec_fn=preexec_fn)
         self._servers.append(s)
         if start:
             s.start()

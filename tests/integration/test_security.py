@@ -201,6 +201,66 @@ class ClientLimitTest(GotelTestCase):
         s.close()
 
 
+def read_to_end(sock, seconds=5.0):
+    """Everything the peer sends until it closes (EOF or reset) within `seconds`;
+    None if it is still open then."""
+    sock.settimeout(seconds)
+    data = b""
+    try:
+        while True:
+            chunk = sock.recv(4096)
+            if not chunk:
+                return data
+            data += chunk
+    except (ConnectionResetError, BrokenPipeError):
+        return data
+    except socket.timeout:
+        return None
+
+
+class TransferEncodingTest(GotelTestCase):
+    """Issue 14 §7: a coding other than chunked was read as an empty body, and
+    the body then as a second request (a desync primitive behind proxies)."""
+
+    def smuggled(self):
+        body = b'{"app": "te", "component": "victim"}'
+        return (b"POST /checkout HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+                % (len(body), body))
+
+    def test_a_coding_other_than_chunked_gets_501_and_the_connection_is_closed(self):
+        g = self.server()
+        g.reserve("te", "victim", 1, "hours")
+        inner = self.smuggled()
+        chunked = b"%x\r\n%s\r\n0\r\n\r\n" % (len(inner), inner)
+        cases = [(b"xchunked", inner), (b"gzip", inner), (b"identity", inner),
+                 (b"gzip, chunked", chunked)]
+        for coding, body in cases:
+            with self.subTest(coding=coding):
+                s = raw_request(g.port, b"POST /checkin HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                b"Content-Type: application/json\r\n"
+                                b"Transfer-Encoding: " + coding + b"\r\n\r\n" + body)
+                status, head, answer = read_response(s)
+                self.assertEqual(status, 501, head)
+                self.assertIn(b'"success":false', answer)
+                self.assertIn(b"Transfer-Encoding", answer)
+                rest = read_to_end(s)
+                s.close()
+                self.assertEqual(rest, b"", "a second answer on the connection: %r" % rest)
+        self.assertIsNotNone(g.job("te", "victim"), "the smuggled checkout was served")
+
+    def test_chunked_bodies_still_work(self):
+        g = self.server()
+        body = b'{"app": "te", "component": "ok", "frequency": 1, "time_units": "hours"}'
+        s = raw_request(g.port, b"POST /reservation HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                        b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                        + b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body))
+        status, head, _ = read_response(s)
+        s.close()
+        self.assertEqual(status, 200, head)
+        self.assertIsNotNone(g.job("te", "ok"))
+
+
 class SlowClientTest(GotelTestCase):
     def test_trickled_headers_are_cut_off_by_the_read_timeout(self):
         g = self.server(args=["--set", "server.read_timeout_ms=600",
