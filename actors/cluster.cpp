@@ -77,6 +77,8 @@ struct peer {
   /// answer in time): dial our own connection next instead of trying again
   /// over that one.
   bool dial_next = false;
+  /// A handshake over the connection a heartbeat of it came on is running.
+  bool via_sender = false;
   std::uint64_t failed_attempts = 0;     ///< connection attempts failed in a row
   std::uint64_t handshake_failures = 0;  ///< of them, reached the peer but no session
   std::string logged_failure;         ///< the last failure logged at warn level
@@ -97,8 +99,10 @@ struct cluster_state {
   std::vector<peer> peers;  ///< every node but this one, in config order
   /// Authenticated inbound senders (their cluster actors) -> node id.
   std::unordered_map<caf::actor_addr, std::string> inbound;
-  /// Challenges handed out: sender -> (claimed id, nonce).
-  std::unordered_map<caf::actor_addr, std::pair<std::string, std::string>> challenges;
+  /// Challenges handed out: sender -> (claimed id, nonce), a few per sender:
+  /// a peer may run two handshakes at once (a dial and one over our link).
+  std::unordered_map<caf::actor_addr, std::vector<std::pair<std::string, std::string>>>
+    challenges;
   std::uint64_t epoch = 0;
   std::string coordinator_id;
   time_point started{};
@@ -109,6 +113,7 @@ struct cluster_state {
   /// The running catch-up's peer and number; an answer to an abandoned one
   /// (its peer went away, see tick()) is ignored.
   std::string syncing_from;
+  caf::actor_addr syncing_via;  ///< the handle its pending request went to
   std::uint64_t sync_generation = 0;
   /// Keys of replicated changes applied while a catch-up runs. The pages were
   /// read earlier, over another connection, so such a key (a reservation
@@ -399,11 +404,13 @@ void authenticate(cluster_pointer self, const std::string& id, caf::actor hdl,
               if (!ok) {
                 spdlog::error("cluster: {} refused our credential (cluster.secret differs)", id);
                 q->connecting = false;
+                q->via_sender = false;
                 q->next_attempt = self->clock().now() + q->backoff;
                 q->backoff = std::min(q->backoff * 2, self->state.opts.failure_timeout / 2);
                 return;
               }
               q->connecting = false;
+              q->via_sender = false;
               q->backoff = milliseconds{250};
               q->failed_attempts = 0;
               q->handshake_failures = 0;
@@ -721,6 +728,7 @@ void sync_from(cluster_pointer self, std::string id, std::string after,
   auto current = [self, generation] {
     return self->state.syncing && self->state.sync_generation == generation;
   };
+  self->state.syncing_via = p->out.address();
   self->request(p->out, seconds{30}, sync_atom::value, after)
     .then(
       [=](sync_page& page) {
@@ -854,7 +862,10 @@ void tick(cluster_pointer self) {
   // stayed behind for 30 s, missing every write made meanwhile.)
   if (st.syncing) {
     auto p = find_peer(st, st.syncing_from);
-    if (st.syncing_from != st.coordinator_id || !p || !p->out || !p->alive) {
+    // Also when its request went to a connection since replaced (sent just
+    // before CAF noticed the old one was gone): it is never answered.
+    if (st.syncing_from != st.coordinator_id || !p || !p->out || !p->alive
+        || !same_handle(p->out.address(), st.syncing_via) || gone(p->out)) {
       spdlog::info("cluster: catch-up from {} abandoned: no longer the coordinator we reach",
                    st.syncing_from);
       st.syncing = false;
@@ -936,22 +947,35 @@ caf::behavior cluster_actor(cluster_pointer self, node_context* ctx, coordinator
       auto sender = caf::actor_cast<caf::actor_addr>(self->current_sender());
       if (self->state.challenges.size() > 1024)
         self->state.challenges.clear();  // bounded: strangers cannot grow it
-      self->state.challenges[sender] = {std::move(id), nonce};
+      auto& mine = self->state.challenges[sender];
+      if (mine.size() >= 4)
+        mine.erase(mine.begin());
+      mine.emplace_back(std::move(id), nonce);
       return nonce;
     },
     [=](auth_atom, std::string& id, std::string& mac) -> bool {
       auto& st = self->state;
       auto sender = caf::actor_cast<caf::actor_addr>(self->current_sender());
       auto i = st.challenges.find(sender);
-      bool ok = i != st.challenges.end() && i->second.first == id && find_peer(st, id) != nullptr;
-      if (ok) {
-        auto expected = hmac_sha256_hex(st.opts.secret, "gotel-cluster|" + id + "|"
-                                                          + i->second.second);
-        ok = expected.size() == mac.size()
-             && CRYPTO_memcmp(expected.data(), mac.data(), mac.size()) == 0;
+      bool ok = false;
+      if (i != st.challenges.end() && find_peer(st, id) != nullptr) {
+        auto& mine = i->second;
+        for (auto c = mine.begin(); c != mine.end(); ++c) {
+          if (c->first != id)
+            continue;
+          auto expected = hmac_sha256_hex(st.opts.secret, "gotel-cluster|" + id + "|" + c->second);
+          if (expected.size() == mac.size()
+              && CRYPTO_memcmp(expected.data(), mac.data(), mac.size()) == 0) {
+            ok = true;
+            mine.erase(c);  // each nonce answers once
+            break;
+          }
+        }
+        if (!ok)
+          st.challenges.erase(i);  // a wrong answer spends every open nonce
+        else if (mine.empty())
+          st.challenges.erase(i);
       }
-      if (i != st.challenges.end())
-        st.challenges.erase(i);
       if (!ok) {
         spdlog::warn("cluster: refused a peer claiming to be \"{}\": wrong cluster credential "
                      "or unknown node",
@@ -1004,10 +1028,22 @@ caf::behavior cluster_actor(cluster_pointer self, node_context* ctx, coordinator
         peer_up(self, *p);
       }
       // It reached us but we have not reached it (our attempts failed while it
-      // was down and are backing off): authenticate over its connection now,
-      // so replication to it is not held up by a stale backoff.
-      if (!p->out && !p->connecting)
-        connect(self, *p);
+      // was down and are backing off, or a dial of ours is still pending):
+      // authenticate over the connection this heartbeat came on now, one
+      // round trip, so replication to it and our heartbeats are not held up.
+      // (Regression: both nodes dialed as a paused one resumed, CAF kept one
+      // connection, and our pending dial waited out its 5 s timeout while
+      // the peer, hearing nothing from us, declared us dead and took over.)
+      if (!p->out && !p->via_sender) {
+        p->via_sender = true;
+        authenticate(self, id, caf::actor_cast<caf::actor>(self->current_sender()),
+                     [self, id](const caf::error& err) {
+                       if (auto q = find_peer(self->state, id))
+                         q->via_sender = false;
+                       spdlog::debug("cluster: authenticating to {} over its connection: {}", id,
+                                     caf::to_string(err));
+                     });
+      }
       if (claims) {
         bool newer = epoch > st.epoch;
         bool tie_won = epoch == st.epoch && st.coordinator_id != id

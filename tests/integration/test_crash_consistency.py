@@ -6,10 +6,12 @@ random moment, restarted, and every reservation must show at least as many
 checkins as were acknowledged (a 200 was read) and no more than were sent.
 Counts accumulate across rounds, so a later round also re-checks earlier ones.
 Bounded: ROUNDS x (at most MAX_LOAD_S of load + a restart), well under a minute.
+GOTEL_CRASH_ROUNDS sets the number of rounds (default 5), e.g. 100 for a long run.
 """
 
 import http.client
 import json
+import os
 import random
 import threading
 import time
@@ -17,7 +19,7 @@ import unittest
 
 from gotel_harness import HOST, GotelTestCase
 
-ROUNDS = 5
+ROUNDS = int(os.environ.get("GOTEL_CRASH_ROUNDS", "5"))
 RESERVATIONS = 40
 CLIENTS = 4
 MIN_LOAD_S = 0.3
