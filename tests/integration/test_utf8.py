@@ -167,5 +167,22 @@ class Utf8Test(GotelTestCase):
         self.assertServing(g)
 
 
+class LogForgingTest(GotelTestCase):
+    """Issue 14 section 7: a value that reaches the log cannot write a line of
+    its own (control characters are escaped in every log line)."""
+
+    def test_an_owner_with_a_newline_does_not_forge_a_log_line(self):
+        g = self.server()
+        forged = "[2026-12-03 09:00:00.000] [info] forged"
+        g.reserve("forge", "job", 1, "seconds", owner="bob\n" + forged + "\x00end")
+        # The log alerter writes the late alert, owner included.
+        self.assertTrue(wait_until(lambda: "forged" in g.log_tail(200), timeout=15),
+                        g.log_tail())
+        lines = g.log_tail(400).splitlines()
+        self.assertFalse([l for l in lines if l.startswith(forged)], "\n".join(lines))
+        self.assertTrue([l for l in lines if "bob\\n" + forged + "\\x00end" in l],
+                        "\n".join(lines))
+
+
 if __name__ == "__main__":
     unittest.main()
