@@ -31,6 +31,9 @@ struct node_context {
   /// Reservations one app may hold (server.max_reservations_per_app); 0 = no
   /// limit. Enforced by the coordinator actor when it creates one.
   std::uint64_t max_reservations_per_app = 0;
+  /// Reservations in all (server.max_reservations); 0 = no limit. Checked
+  /// with max_reservations_per_app.
+  std::uint64_t max_reservations = 0;
   caf::actor dispatcher;            ///< receives (dispatch_atom, intents) once durable
   std::vector<caf::actor> timers;   ///< timer shards (actors/timer_shard.hpp)
   std::atomic<std::uint64_t> next_job_id{1};

@@ -50,6 +50,12 @@ void erase_entry(coordinator_pointer self,
 /// restores mirror what a coordinator already accepted.
 caf::error over_limit(coordinator_pointer self, const std::string& app) {
   auto& st = self->state;
+  auto total = st.ctx->max_reservations;
+  if (total != 0 && st.registry.size() >= total)
+    return make_error(errc::limit_reached,
+                      "this node already holds " + std::to_string(st.registry.size())
+                        + " reservations, the most server.max_reservations allows ("
+                        + std::to_string(total) + "); check some out or raise the limit");
   auto limit = st.ctx->max_reservations_per_app;
   if (limit == 0)
     return {};
@@ -64,10 +70,16 @@ caf::error over_limit(coordinator_pointer self, const std::string& app) {
 
 /// Refuses a new reservation whose app or component is not valid UTF-8 (every
 /// HTTP path refuses one already; this covers the rest, e.g. a peer).
+/// Also refuses names that would pass for another one (issue 14 section 6:
+/// " one", "one\u200b", full-width "one" each counted as a new app).
 caf::error bad_name(const std::string& app, const std::string& component) {
-  if (utf8::valid(app) && utf8::valid(component))
-    return {};
-  return make_error(errc::invalid_argument, "app and component must be valid UTF-8");
+  if (!utf8::valid(app) || !utf8::valid(component))
+    return make_error(errc::invalid_argument, "app and component must be valid UTF-8");
+  for (auto [what, name] : {std::pair{"app", &app}, std::pair{"component", &component}})
+    if (auto why = utf8::lookalike_problem(*name); !why.empty())
+      return make_error(errc::invalid_argument,
+                        std::string{what} + " \"" + utf8::truncate(*name, 64) + "\" " + why);
+  return {};
 }
 
 /// Records stored before ping ids existed get the id derived from their key,

@@ -52,6 +52,7 @@ std::unique_ptr<node> node::start(const config& cfg, std::string& error,
   ctx.policy.repeat_ms = static_cast<std::int64_t>(cfg.alerts.hours_between_alerts * 3600'000.0);
   ctx.history_limit = static_cast<std::size_t>(cfg.server.history_per_reservation);
   ctx.max_reservations_per_app = static_cast<std::uint64_t>(cfg.server.max_reservations_per_app);
+  ctx.max_reservations = static_cast<std::uint64_t>(cfg.server.max_reservations);
   if (!cfg.server.advertise_address.empty()) {
     ctx.srv = cfg.server.advertise_address;
   } else if (auto hp = split_host_port(cfg.server.listen)) {

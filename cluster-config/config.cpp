@@ -122,6 +122,9 @@ const std::vector<setting>& settings() {
       row<in_server, &S::max_reservations_per_app>(
           "server.max_reservations_per_app", defaults::max_reservations_per_app,
           "reservations one app may hold; creating more gets 403; 0 = unlimited"),
+      row<in_server, &S::max_reservations>(
+          "server.max_reservations", defaults::max_reservations,
+          "reservations in all, every app together; creating more gets 403; 0 = unlimited"),
       row<in_server, &S::max_header_bytes>("server.max_header_bytes", defaults::max_header_bytes,
                                            "largest accepted request line and headers (431)"),
       row<in_server, &S::idle_timeout_ms>("server.idle_timeout_ms", defaults::idle_timeout_ms,
@@ -686,6 +689,8 @@ std::string validate(const config& cfg) {
               + n(s.max_connections_per_client));
   require(s.max_connections >= 1 && s.max_connections <= UINT32_MAX,
           "server.max_connections must be >= 1, got " + n(s.max_connections));
+  require(s.max_reservations >= 0,
+          "server.max_reservations must be >= 0, got " + n(s.max_reservations));
   require(s.max_reservations_per_app >= 0,
           "server.max_reservations_per_app must be >= 0, got " + n(s.max_reservations_per_app));
   require(s.rate_limit_per_second >= 0,

@@ -38,6 +38,9 @@ inline constexpr bool open_uuid_pings = false;
 /// Far above any real team's crontabs, low enough that a leaked ping key with
 /// ?create=1 (or a runaway script) cannot fill memory and disk.
 inline constexpr std::int64_t max_reservations_per_app = 10000;
+/// A cap on all apps together: per-app limits alone let a client with many
+/// app names fill memory and disk (issue 14 section 6).
+inline constexpr std::int64_t max_reservations = 100000;
 /// Beast's default; real clients send well under 2 KiB of headers.
 inline constexpr std::int64_t max_header_bytes = 16 * 1024;
 /// Keeps keep-alive connections of busy cron hosts reused without hoarding sockets.

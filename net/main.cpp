@@ -7,6 +7,7 @@
 #include "net/api.hpp"
 #include "net/auth.hpp"
 #include "net/http_server.hpp"
+#include "net/log_format.hpp"
 #include "net/tls.hpp"
 
 #include <CLI/CLI.hpp>
@@ -96,6 +97,9 @@ int main(int argc, char** argv) {
     return 0;
   }
   spdlog::set_level(spdlog::level::from_str(cfg.log.level));
+  // Control characters in logged values (names, notes, recipients) are escaped:
+  // no request can write a second, forged log line.
+  gotel::install_log_formatter();
 
   // Block the stop signals in every thread we start; main waits for them.
   sigset_t stop_signals;

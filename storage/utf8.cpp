@@ -1,5 +1,7 @@
 #include "storage/utf8.hpp"
 
+#include <vector>
+
 namespace gotel::utf8 {
 
 namespace {
@@ -82,6 +84,59 @@ std::string truncate(std::string_view text, std::size_t max_bytes) {
 
 std::string clean(std::string_view text, std::size_t max_bytes) {
   return truncate(sanitize(text), max_bytes);
+}
+
+namespace {
+
+/// The code point at text[i] (valid UTF-8, sequence length `len`).
+char32_t decode(std::string_view text, std::size_t i, std::size_t len) {
+  auto b = [&](std::size_t k) { return static_cast<char32_t>(static_cast<unsigned char>(text[i + k])); };
+  switch (len) {
+    case 1: return b(0);
+    case 2: return ((b(0) & 0x1F) << 6) | (b(1) & 0x3F);
+    case 3: return ((b(0) & 0x0F) << 12) | ((b(1) & 0x3F) << 6) | (b(2) & 0x3F);
+    default:
+      return ((b(0) & 0x07) << 18) | ((b(1) & 0x3F) << 12) | ((b(2) & 0x3F) << 6) | (b(3) & 0x3F);
+  }
+}
+
+bool is_space(char32_t c) {
+  return c == ' ' || (c >= 0x09 && c <= 0x0D) || c == 0x85 || c == 0xA0 || c == 0x1680
+         || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F
+         || c == 0x205F || c == 0x3000;
+}
+
+bool is_invisible(char32_t c) {
+  return c == 0xAD || c == 0x34F || c == 0x180E || (c >= 0x200B && c <= 0x200F)
+         || (c >= 0x202A && c <= 0x202E) || (c >= 0x2060 && c <= 0x206F) || c == 0xFEFF
+         || (c >= 0xFE00 && c <= 0xFE0F);
+}
+
+}  // namespace
+
+std::string lookalike_problem(std::string_view name) {
+  std::vector<char32_t> cps;
+  for (std::size_t i = 0; i < name.size();) {
+    auto len = sequence_at(name, i);
+    if (len == 0)
+      return "is not valid UTF-8";
+    cps.push_back(decode(name, i, len));
+    i += len;
+  }
+  if (!cps.empty() && is_space(cps.front()))
+    return "starts with whitespace";
+  auto last = cps.rbegin();
+  while (last != cps.rend() && *last == ' ')
+    ++last;
+  if (last != cps.rend() && is_space(*last))
+    return "ends with whitespace";
+  for (auto c : cps) {
+    if (is_invisible(c))
+      return "holds an invisible character (zero-width, soft hyphen, bidi control or BOM)";
+    if ((c >= 0xFF01 && c <= 0xFF5E) || c == 0x3000)
+      return "holds full-width characters (write them as ASCII)";
+  }
+  return {};
 }
 
 std::string printable(std::string_view text) {

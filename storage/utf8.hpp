@@ -29,6 +29,14 @@ std::string truncate(std::string_view text, std::size_t max_bytes);
 /// sanitize() then truncate(): what free text is stored as.
 std::string clean(std::string_view text, std::size_t max_bytes);
 
+/// Why `name` (an app or component, valid UTF-8) would pass for another name
+/// (issue 14 section 6), or "" when it would not: leading whitespace, trailing
+/// whitespace other than spaces (trailing spaces are ignored by identity
+/// already), invisible characters (zero-width, soft hyphen, bidi controls,
+/// byte order mark) anywhere, or full-width forms of ASCII (U+FF01-U+FF5E,
+/// U+3000) that Unicode NFKC folds to ASCII.
+std::string lookalike_problem(std::string_view name);
+
 /// For log lines: sanitize() with every control character (C0 incl. \n, \r,
 /// NUL and \t, DEL and C1) written as \n, \r, \t or \xHH, so that one call
 /// can never write two lines or forge the start of another.

@@ -64,6 +64,7 @@ class actor_fixture : public ::testing::Test, public caf_fixture {
     ctx->policy = policy;
     ctx->history_limit = history_limit;
     ctx->max_reservations_per_app = max_reservations_per_app;
+    ctx->max_reservations = max_reservations;
     ctx->srv = "10.0.0.7";
     ctx->channels = {"recorder"};
     for (auto& ch : extra_channels)
@@ -151,6 +152,7 @@ class actor_fixture : public ::testing::Test, public caf_fixture {
   schedule_policy policy{0, 0, 6 * 3600 * 1000};
   std::size_t history_limit = 50;
   std::uint64_t max_reservations_per_app = 0;  ///< server.max_reservations_per_app; 0 = none
+  std::uint64_t max_reservations = 0;          ///< server.max_reservations; 0 = none
   std::size_t storm_threshold = 50;  ///< the dispatcher's alert-storm threshold
   /// Channels beside "recorder" (named ones, for per-reservation alerters).
   std::vector<std::shared_ptr<alert_channel>> extra_channels;

@@ -145,5 +145,48 @@ TEST_F(coordinator_test, zero_means_no_limit) {
     ASSERT_TRUE(try_reserve("etl", "c" + std::to_string(i)));
 }
 
+TEST_F(coordinator_test, look_alike_names_are_refused_and_create_nothing) {
+  max_reservations_per_app = 0;
+  stop_actors();
+  start_actors();
+  ASSERT_TRUE(try_reserve("one", "job"));
+  for (std::string app : {" one", "\tone", "one\xE2\x80\x8B", "\xEF\xBD\x8F\xEF\xBD\x8E\xEF\xBD\x85",
+                          "o\xC2\xADne", "one\t", "\xEF\xBB\xBFone"}) {
+    auto res = try_reserve(app, "job");
+    ASSERT_FALSE(res) << app;
+    EXPECT_EQ(code_of(res.error()), errc::invalid_argument) << app;
+    auto ping = ping_create(app, "job");
+    ASSERT_FALSE(ping) << app;
+    EXPECT_EQ(code_of(ping.error()), errc::invalid_argument) << app;
+  }
+  auto comp = try_reserve("one", "job\xE2\x80\x8D");
+  ASSERT_FALSE(comp);
+  EXPECT_NE(message_of(comp.error()).find("invisible"), std::string::npos);
+  EXPECT_EQ(count(), 1u);
+  EXPECT_TRUE(try_reserve("one ", "job")) << "trailing spaces: the same reservation";
+  EXPECT_TRUE(try_reserve("caf\xC3\xA9 \xE6\x97\xA5\xE6\x9C\xAC", "job")) << "other non-ASCII is fine";
+  EXPECT_EQ(count(), 2u);
+}
+
+TEST_F(coordinator_test, max_reservations_caps_every_app_together) {
+  max_reservations_per_app = 0;
+  max_reservations = 3;
+  stop_actors();
+  start_actors();
+  ASSERT_TRUE(try_reserve("a", "1"));
+  ASSERT_TRUE(try_reserve("b", "1"));
+  ASSERT_TRUE(try_reserve("c", "1"));
+  for (auto res : {try_reserve("d", "1"), ping_create("e", "1")}) {
+    ASSERT_FALSE(res);
+    EXPECT_EQ(code_of(res.error()), errc::limit_reached);
+    EXPECT_NE(message_of(res.error()).find("server.max_reservations "), std::string::npos)
+      << message_of(res.error());
+  }
+  EXPECT_EQ(count(), 3u);
+  EXPECT_TRUE(try_reserve("a", "1", 2)) << "updating one is not creating one";
+  ASSERT_TRUE(checkout("b", "1"));
+  EXPECT_TRUE(try_reserve("d", "1")) << "a checkout frees a slot";
+}
+
 }  // namespace
 }  // namespace gotel

@@ -167,5 +167,53 @@ class Utf8Test(GotelTestCase):
         self.assertServing(g)
 
 
+class LogForgingTest(GotelTestCase):
+    """Issue 14 section 7: a value that reaches the log cannot write a line of
+    its own (control characters are escaped in every log line)."""
+
+    def test_an_owner_with_a_newline_does_not_forge_a_log_line(self):
+        g = self.server()
+        forged = "[2026-12-03 09:00:00.000] [info] forged"
+        g.reserve("forge", "job", 1, "seconds", owner="bob\n" + forged + "\x00end")
+        # The log alerter writes the late alert, owner included.
+        self.assertTrue(wait_until(lambda: "forged" in g.log_tail(200), timeout=15),
+                        g.log_tail())
+        lines = g.log_tail(400).splitlines()
+        self.assertFalse([l for l in lines if l.startswith(forged)], "\n".join(lines))
+        self.assertTrue([l for l in lines if "bob\\n" + forged + "\\x00end" in l],
+                        "\n".join(lines))
+
+
+class LookAlikeNamesTest(GotelTestCase):
+    """Issue 14 section 6: look-alike app names are refused, and a total cap
+    bounds every app together."""
+
+    def test_look_alike_names_are_refused_with_400(self):
+        g = self.server()
+        g.reserve("one", "job")
+        for app in [" one", "one\u200b", "\uff4f\uff4e\uff45", "\ufeffone"]:
+            r = g.post("/reservation", {"app": app, "component": "job", "frequency": 1,
+                                        "time_units": "hours"})
+            self.assertEqual(r.status, 400, "%r: %r" % (app, r))
+            self.assertFalse(r.json()["success"])
+        r = g.get("/ping/%E2%80%8Bone/job?create=1")
+        self.assertEqual(r.status, 400, r)
+        self.assertEqual([j["app"] for j in g.user_jobs()], ["one"])
+
+    def test_max_reservations_caps_all_apps(self):
+        g = self.server(args=["--set", "server.max_reservations=3"])
+        created = 0
+        for i in range(5):
+            r = g.post("/reservation", {"app": "app%d" % i, "component": "c", "frequency": 1,
+                                        "time_units": "hours"})
+            if r.status == 200:
+                created += 1
+            else:
+                self.assertEqual(r.status, 403, r)
+                self.assertIn("server.max_reservations", r.json()["message"])
+        self.assertEqual(len(g.listing()), 3, "the cap counts every reservation")
+        self.assertLessEqual(created, 3)
+
+
 if __name__ == "__main__":
     unittest.main()
