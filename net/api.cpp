@@ -82,6 +82,7 @@ void append_signal_keys(ordered_json& j, const reservation_record& rec, unix_ms 
   j["runs_finished"] = rec.runs_finished;
   j["failed"] = rec.failed_since_ms != 0;
   j["last_exit_status"] = rec.last_exit_status;
+  j["manual_resume"] = rec.manual_resume;
 }
 
 }  // namespace

@@ -270,6 +270,7 @@ class PingTestCase(HealthchecksCompat):
 
     def test_it_handles_manual_resume_flag(self):
         self.g.reserve(APP, COMP, 1, "days", manual_resume=True)
+        self.assertIs(self.check()["manual_resume"], True)
         self.pause()
         r = self.g.get(self.url)
         self.assertEqual(r.status, 200)
