@@ -260,7 +260,8 @@ coordinator_actor::behavior_type coordinator(coordinator_pointer self, node_cont
         return self->delegate(i->second.actor, checkin_atom::value,
                               checkin_request{std::move(req.app), std::move(req.component),
                                               std::move(req.notes), std::move(req.source),
-                                              std::move(req.run_id), req.exit_status});
+                                              std::move(req.run_id), req.exit_status,
+                                              std::move(req.method), std::move(req.user_agent)});
       return self->delegate(i->second.actor, signal_atom::value, std::move(req));
     },
     [=](get_atom, key_request& req) -> caf::result<reservation_record> {

@@ -45,7 +45,8 @@ typename Inspector::result_type inspect(Inspector& f, reservation_record& x) {
            x.last_alert_ms, x.alerts, x.alerters, x.escalation, x.escalation_level,
            x.revision, x.tags, x.uuid, x.schedule, x.tz, x.grace_ms, x.max_duration_ms,
            x.runs, x.last_duration_ms, x.total_duration_ms, x.runs_finished,
-           x.failed_since_ms, x.fail_alerted_ms, x.last_exit_status, x.pings);
+           x.failed_since_ms, x.fail_alerted_ms, x.last_exit_status, x.pings,
+           x.manual_resume);
 }
 
 template <class Inspector>
@@ -60,7 +61,8 @@ typename Inspector::result_type inspect(Inspector& f, escalation_step& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, checkin_entry& x) {
-  return f(caf::meta::type_name("checkin_entry"), x.at_ms, x.notes, x.source, x.kind);
+  return f(caf::meta::type_name("checkin_entry"), x.at_ms, x.notes, x.source, x.kind, x.method,
+           x.user_agent, x.run_id, x.duration_ms, x.exit_status);
 }
 
 template <class Inspector>
@@ -97,13 +99,17 @@ struct reserve_request {
   std::string tz;                    ///< IANA zone of `schedule`; empty = UTC
   std::int64_t grace_ms = 0;         ///< slack after each expected checkin
   std::int64_t max_duration_ms = 0;  ///< runs open longer alert; 0 = no limit
+  /// manual_resume to set; kept as it is when `manual_resume_given` is false.
+  bool manual_resume_given = false;
+  bool manual_resume = false;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, reserve_request& x) {
   return f(caf::meta::type_name("reserve_request"), x.app, x.component, x.owner, x.notify,
            x.alert_msg, x.frequency, x.unit, x.alerters, x.escalation,
-           x.tags_given, x.tags, x.schedule, x.tz, x.grace_ms, x.max_duration_ms);
+           x.tags_given, x.tags, x.schedule, x.tz, x.grace_ms, x.max_duration_ms,
+           x.manual_resume_given, x.manual_resume);
 }
 
 /// POST /checkin.
@@ -114,12 +120,17 @@ struct checkin_request {
   std::string source;  ///< client address as seen by the node
   std::string run_id;  ///< the run this checkin finishes; empty = the anonymous run
   std::int32_t exit_status = -1;  ///< 0 when a client sent exit status 0; -1 = none
+  std::string method;       ///< a ping URL's HTTP method; empty = the JSON API
+  /// A ping URL's User-Agent (first 200 bytes). A ping URL (a method is set)
+  /// resumes a paused reservation unless it has manual_resume; GoTel's own
+  /// /checkin keeps its snooze.
+  std::string user_agent;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, checkin_request& x) {
   return f(caf::meta::type_name("checkin_request"), x.app, x.component, x.notes, x.source,
-           x.run_id, x.exit_status);
+           x.run_id, x.exit_status, x.method, x.user_agent);
 }
 
 /// POST /snooze: suppress alerts for `duration_ms` from now.
@@ -165,12 +176,14 @@ struct signal_request {
   std::string notes;         ///< the ping body (log), already size-limited
   std::string source;        ///< client address as seen by the node
   bool create = false;       ///< slug ping with ?create=1: create an unknown reservation
+  std::string method;        ///< a ping URL's HTTP method; empty = the JSON API
+  std::string user_agent;    ///< a ping URL's User-Agent (first 200 bytes)
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, signal_request& x) {
   return f(caf::meta::type_name("signal_request"), x.app, x.component, x.uuid, x.kind,
-           x.exit_status, x.run_id, x.notes, x.source, x.create);
+           x.exit_status, x.run_id, x.notes, x.source, x.create, x.method, x.user_agent);
 }
 
 /// Registers every type above with `cfg` (required on every node for remoting).

@@ -319,36 +319,48 @@ void drop_run(reservation_state& st, std::size_t i) {
 
 /// Finishes the open run `run_id`, if any: records its duration (steady time)
 /// and, when it had been alerted as running too long, resolves that alert.
-void finish_run(reservation_pointer self, const std::string& run_id, unix_ms wall,
-                std::vector<alert_intent>& intents) {
+/// Without such a run, a failure, or a success without a run id, ends the
+/// newest open run without a duration, as Healthchecks clears last_start on
+/// a rid mismatch (a success with another run id leaves it open). Returns
+/// the finished run's duration, -1 when none was measured.
+std::int64_t finish_run(reservation_pointer self, const std::string& run_id, bool failure,
+                        unix_ms wall, std::vector<alert_intent>& intents) {
   auto& st = self->state;
-  auto i = find_run(st, run_id);
-  if (!i)
-    return;
-  auto took = std::chrono::duration_cast<milliseconds>(self->clock().now() - st.run_starts[*i]);
-  auto ms = std::max<std::int64_t>(0, took.count());
   auto& rec = st.rec;
-  rec.last_duration_ms = ms;
-  rec.total_duration_ms += ms;
-  rec.runs_finished += 1;
+  auto i = find_run(st, run_id);
+  std::int64_t ms = -1;
+  if (!i) {
+    if (rec.runs.empty() || !(failure || run_id.empty()))
+      return -1;
+    i = rec.runs.size() - 1;
+  } else {
+    auto took = std::chrono::duration_cast<milliseconds>(self->clock().now() - st.run_starts[*i]);
+    ms = std::max<std::int64_t>(0, took.count());
+    rec.last_duration_ms = ms;
+    rec.total_duration_ms += ms;
+    rec.runs_finished += 1;
+  }
   auto run = rec.runs[*i];
   if (run.alerted) {
     auto text = job_text(st) + " run " + (run.id.empty() ? "" : "[" + run.id + "] ")
-                + "finished after " + seconds_text(ms) + owner_text(st);
+                + (ms >= 0 ? "finished after " + seconds_text(ms)
+                           : std::string{"ended by a signal without its run id"})
+                + owner_text(st);
     auto more = signal_intents(st, alert_kind::recovered, text, run_dedup_key(rec.job_id, run),
                                run.started_ms, wall);
     intents.insert(intents.end(), more.begin(), more.end());
   }
   drop_run(st, *i);
+  return ms;
 }
 
 /// A success (checkin): finishes the run, notes a client's exit status 0 and
-/// resolves a reported failure.
-void succeed(reservation_pointer self, const checkin_request& req, unix_ms wall,
-             std::vector<alert_intent>& intents) {
+/// resolves a reported failure. Returns the finished run's duration (-1: none).
+std::int64_t succeed(reservation_pointer self, const checkin_request& req, unix_ms wall,
+                     std::vector<alert_intent>& intents) {
   auto& st = self->state;
   auto& rec = st.rec;
-  finish_run(self, req.run_id, wall, intents);
+  auto took = finish_run(self, req.run_id, false, wall, intents);
   // A success replaces an older failure's status: 0 when the client sent it,
   // unknown (-1) when it did not.
   rec.last_exit_status = req.exit_status >= 0 ? req.exit_status : -1;
@@ -364,6 +376,37 @@ void succeed(reservation_pointer self, const checkin_request& req, unix_ms wall,
     rec.failed_since_ms = 0;
     rec.fail_alerted_ms = 0;
   }
+  return took;
+}
+
+/// A ping URL's signal to a paused (or snoozed) reservation: resumes it, as
+/// Healthchecks resumes a paused check; false when the reservation has
+/// manual_resume, then the ping is only recorded (kind "ign"). GoTel's JSON
+/// API (no method) keeps its snooze.
+bool resume_for_ping(reservation_pointer self, const std::string& method) {
+  auto& st = self->state;
+  auto now = self->clock().now();
+  bool paused = st.rec.snooze_until_ms != 0 && now < st.snooze_end;
+  if (method.empty() || !paused)
+    return true;
+  if (st.rec.manual_resume)
+    return false;
+  st.rec.snooze_until_ms = 0;
+  st.snooze_end = now;
+  return true;
+}
+
+/// The history entry of a ping or signal, before its kind is known.
+checkin_entry entry_for(unix_ms wall, std::string notes, std::string source, std::string method,
+                        std::string user_agent, std::string run_id, std::int32_t exit_status) {
+  checkin_entry e{wall, std::move(notes), std::move(source), {}};
+  e.method = std::move(method);
+  e.user_agent = std::move(user_agent);
+  if (e.user_agent.size() > max_user_agent_bytes)
+    e.user_agent.resize(max_user_agent_bytes);
+  e.run_id = std::move(run_id);
+  e.exit_status = exit_status;
+  return e;
 }
 
 /// What signals still owe: a failure not alerted yet (it arrived while this
@@ -488,6 +531,8 @@ reservation_actor::behavior_type reservation(reservation_pointer self, node_cont
       rec.escalation = std::move(req.escalation);
       if (req.tags_given)
         rec.tags = std::move(req.tags);
+      if (req.manual_resume_given)
+        rec.manual_resume = req.manual_resume;
       rec.schedule = std::move(req.schedule);
       rec.tz = std::move(req.tz);
       rec.grace_ms = req.grace_ms;
@@ -514,6 +559,19 @@ reservation_actor::behavior_type reservation(reservation_pointer self, node_cont
       auto& rec = st.rec;
       auto wall = st.ctx->wall_now();
       std::vector<alert_intent> intents;
+      auto entry = entry_for(wall, std::move(req.notes), std::move(req.source),
+                             std::move(req.method), std::move(req.user_agent), req.run_id,
+                             req.exit_status);
+      if (!resume_for_ping(self, entry.method)) {
+        // Paused with manual_resume: the ping is only a line in the history.
+        entry.kind = "ign";
+        storage::write_batch batch;
+        auto seq = add_history(st, batch, entry);
+        record_batch(self, batch);
+        auto rp = self->make_response_promise<reservation_record>();
+        persist(self, std::move(batch), rp, {}, false, std::make_pair(seq, std::move(entry)));
+        return rp;
+      }
       if (rec.late_since_ms != 0) {
         // The recovery reaches exactly the channels that heard of the miss.
         auto text = render_recovery(rec, wall, st.ctx->srv);
@@ -522,7 +580,7 @@ reservation_actor::behavior_type reservation(reservation_pointer self, node_cont
         rec.late_since_ms = 0;
         rec.escalation_level = 0;
       }
-      succeed(self, req, wall, intents);  // runs, exit status, reported failures
+      entry.duration_ms = succeed(self, req, wall, intents);  // runs, exit status, failures
       auto seq = rec.history_seq() + 1;
       rec.pings = seq;
       rec.last_checkin_ms = wall;
@@ -532,7 +590,6 @@ reservation_actor::behavior_type reservation(reservation_pointer self, node_cont
       rebase_cron(self);
       storage::write_batch batch;
       record_batch(self, batch);
-      checkin_entry entry{wall, std::move(req.notes), std::move(req.source), {}};
       put_history(st, batch, seq, entry);
       auto rp = self->make_response_promise<reservation_record>();
       persist(self, std::move(batch), rp, std::move(intents), false,
@@ -590,8 +647,21 @@ reservation_actor::behavior_type reservation(reservation_pointer self, node_cont
       auto wall = st.ctx->wall_now();
       auto now = self->clock().now();
       std::vector<alert_intent> intents;
-      checkin_entry entry{wall, std::move(req.notes), std::move(req.source), "log"};
-      if (req.kind == signal_kind::start) {
+      auto entry = entry_for(wall, std::move(req.notes), std::move(req.source),
+                             std::move(req.method), std::move(req.user_agent), req.run_id,
+                             req.exit_status);
+      entry.kind = "log";
+      // A start leaves a paused reservation paused (as Healthchecks); with
+      // manual_resume, no signal changes anything while paused.
+      bool paused = rec.snooze_until_ms != 0 && now < st.snooze_end;
+      if (!entry.method.empty() && paused && rec.manual_resume) {
+        entry.kind = "ign";
+      } else if (req.kind == signal_kind::fail) {
+        resume_for_ping(self, entry.method);
+      }
+      if (entry.kind == "ign") {
+        // only the history line below
+      } else if (req.kind == signal_kind::start) {
         entry.kind = "start";
         // One anonymous run at a time (a new start restarts its timer, as
         // Healthchecks does); a run id restarts only its own run.
@@ -603,7 +673,7 @@ reservation_actor::behavior_type reservation(reservation_pointer self, node_cont
         st.run_starts.push_back(now);
       } else if (req.kind == signal_kind::fail) {
         entry.kind = req.exit_status > 0 ? "exit " + std::to_string(req.exit_status) : "fail";
-        finish_run(self, req.run_id, wall, intents);
+        entry.duration_ms = finish_run(self, req.run_id, true, wall, intents);
         rec.last_exit_status = req.exit_status;
         if (rec.failed_since_ms == 0) {
           rec.failed_since_ms = wall;

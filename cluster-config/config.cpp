@@ -668,9 +668,7 @@ std::string validate(const config& cfg) {
   require(s.max_body_bytes > 0, "server.max_body_bytes must be > 0, got " + n(s.max_body_bytes));
   require(s.max_field_bytes > 0, "server.max_field_bytes must be > 0, got " + n(s.max_field_bytes));
   require(s.max_notes_bytes > 0, "server.max_notes_bytes must be > 0, got " + n(s.max_notes_bytes));
-  require(s.ping_body_limit > 0 && s.ping_body_limit <= s.max_body_bytes,
-          "server.ping_body_limit must be > 0 and <= server.max_body_bytes (" +
-              n(s.max_body_bytes) + "), got " + n(s.ping_body_limit));
+  require(s.ping_body_limit > 0, "server.ping_body_limit must be > 0, got " + n(s.ping_body_limit));
   require(s.max_field_bytes <= s.max_body_bytes, "server.max_field_bytes (" + n(s.max_field_bytes) +
                                                      ") must not exceed server.max_body_bytes (" +
                                                      n(s.max_body_bytes) + ")");

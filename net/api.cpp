@@ -99,6 +99,7 @@ void append_signal_keys(ordered_json& j, const reservation_record& rec, unix_ms 
   j["runs_finished"] = rec.runs_finished;
   j["failed"] = rec.failed_since_ms != 0;
   j["last_exit_status"] = rec.last_exit_status;
+  j["manual_resume"] = rec.manual_resume;
 }
 
 }  // namespace
@@ -179,7 +180,9 @@ struct api::impl : std::enable_shared_from_this<api::impl> {
     auto& cfg = n.settings();
     limits.max_field_bytes = static_cast<std::size_t>(cfg.server.max_field_bytes);
     limits.max_notes_bytes = static_cast<std::size_t>(cfg.server.max_notes_bytes);
-    limits.ping_body_limit = static_cast<std::size_t>(cfg.server.ping_body_limit);
+    // No body larger than max_body_bytes is read, so none larger is kept.
+    limits.ping_body_limit = static_cast<std::size_t>(
+      std::min(cfg.server.ping_body_limit, cfg.server.max_body_bytes));
     auto timeout = std::chrono::milliseconds{cfg.server.request_timeout_ms};
     for (int i = 0; i < 4; ++i)
       bridges.push_back(spawn_bridge(n.system(), n.coordinator(), &n.context(), timeout));

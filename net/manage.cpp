@@ -77,6 +77,22 @@ ordered_json checkin_view(const checkin_entry& e) {
   j["at_str"] = rfc1123(e.at_ms);
   j["notes"] = e.notes;
   j["source"] = e.source;
+  // What the entry was: success, start, fail, log or ign (a ping ignored while
+  // paused with manual_resume); "exit <n>" is a fail with its exit status.
+  std::int32_t status = e.exit_status;
+  std::string kind = e.kind.empty() ? "success" : e.kind;
+  if (e.kind.rfind("exit ", 0) == 0) {
+    kind = "fail";
+    if (status < 0)
+      std::from_chars(e.kind.data() + 5, e.kind.data() + e.kind.size(), status);
+  }
+  j["kind"] = kind;
+  j["exit_status"] = status >= 0 ? ordered_json(status) : ordered_json(nullptr);
+  j["method"] = e.method;
+  j["user_agent"] = e.user_agent;
+  j["run_id"] = e.run_id.empty() ? ordered_json(nullptr) : ordered_json(e.run_id);
+  j["duration"] = e.duration_ms >= 0 ? ordered_json(static_cast<double>(e.duration_ms) / 1000.0)
+                                     : ordered_json(nullptr);
   return j;
 }
 

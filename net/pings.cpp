@@ -185,6 +185,9 @@ void handle_ping(http_request&& req, std::string_view path, std::string_view que
   auto& body = req.body();
   signal.notes = utf8::clean(body, max_log_bytes);
   signal.source = remote;
+  // Recorded in the ping history, as Healthchecks records them.
+  signal.method = std::string{req.method_string()};
+  signal.user_agent = std::string{req[http::field::user_agent].substr(0, max_user_agent_bytes)};
   if (signal.create) {
     // Healthchecks answers 201 "Created" to the ping that created the check:
     // ask first whether it exists (two racing creators may both hear 201).

@@ -473,6 +473,12 @@ parse_result<reserve_request> parse_reserve(std::string_view body, const field_l
       req.tags_given = true;
       req.tags = std::move(*tags);
     }
+    if (auto m = f.find("manual_resume"); m != f.end() && !m->second.is_null()) {
+      if (!m->second.is_boolean())
+        return rejection{400, "manual_resume must be true or false"};
+      req.manual_resume_given = true;
+      req.manual_resume = m->second.get<bool>();
+    }
     return req;
   });
 }

@@ -269,6 +269,7 @@ void encode_signals(const reservation_record& r, json& o) {
   if (r.fail_alerted_ms != 0) o["fa"] = r.fail_alerted_ms;
   if (r.last_exit_status != -1) o["xs"] = r.last_exit_status;
   if (r.pings != 0) o["pg"] = r.pings;
+  if (r.manual_resume) o["mr"] = 1;
 }
 
 bool decode_signals(fields& f, reservation_record& r) {
@@ -286,7 +287,10 @@ bool decode_signals(fields& f, reservation_record& r) {
   f.integer("fa", r.fail_alerted_ms);
   f.integer("xs", r.last_exit_status);
   f.integer("pg", r.pings);
-  if (!f.ok) return false;
+  std::uint8_t manual_resume = 0;
+  f.integer("mr", manual_resume);
+  if (!f.ok || manual_resume > 1) return false;
+  r.manual_resume = manual_resume == 1;
   // Negative slack or limits would make deadline arithmetic run backwards.
   if (r.grace_ms < 0 || r.max_duration_ms < 0 || r.last_duration_ms < 0
       || r.total_duration_ms < 0 || r.last_exit_status < -1 || r.last_exit_status > 255)
@@ -376,6 +380,11 @@ std::string encode(const checkin_entry& e) {
   o["n"] = e.notes;
   o["s"] = e.source;
   if (!e.kind.empty()) o["x"] = e.kind;
+  if (!e.method.empty()) o["m"] = e.method;
+  if (!e.user_agent.empty()) o["ua"] = e.user_agent;
+  if (!e.run_id.empty()) o["r"] = e.run_id;
+  if (e.duration_ms >= 0) o["d"] = e.duration_ms;
+  if (e.exit_status >= 0) o["xs"] = e.exit_status;
   return finish(o);
 }
 
@@ -388,7 +397,13 @@ std::optional<checkin_entry> decode_checkin(std::string_view bytes) {
   f.text("n", e.notes);
   f.text("s", e.source);
   f.text("x", e.kind);
-  if (!f.ok) return std::nullopt;
+  f.text("m", e.method);
+  f.text("ua", e.user_agent);
+  f.text("r", e.run_id);
+  f.integer("d", e.duration_ms);
+  f.integer("xs", e.exit_status);
+  if (!f.ok || e.duration_ms < -1 || e.exit_status < -1 || e.exit_status > 255)
+    return std::nullopt;
   return e;
 }
 

@@ -105,6 +105,10 @@ struct reservation_record {
   /// History entries ever written (checkins, starts, failures, logs). Records
   /// written before it existed numbered their history by `checkins`.
   std::uint64_t pings = 0;
+  /// A ping URL signal (success, fail, exit status) to a paused reservation
+  /// leaves it paused (and is recorded as "ign") instead of resuming it;
+  /// Healthchecks' manual_resume.
+  bool manual_resume = false;
 
   /// The period in milliseconds (frequency x unit).
   std::int64_t period_ms() const { return frequency * unit_ms(unit); }
@@ -123,9 +127,18 @@ struct checkin_entry {
   std::string notes;
   std::string source;  ///< the client's address as seen by the node
   /// The signal: empty = a checkin (success); "start", "fail", "exit <n>"
-  /// (n in 1-255), "log". Entries written before signals existed have none.
+  /// (n in 1-255), "log", "ign" (a ping ignored: paused with manual_resume).
+  /// Entries written before signals existed have none.
   std::string kind;
+  std::string method;        ///< HTTP method of a ping URL; empty = the JSON API
+  std::string user_agent;    ///< the client's User-Agent, first max_user_agent_bytes
+  std::string run_id;        ///< the run id the signal carried; empty = none
+  std::int64_t duration_ms = -1;  ///< the run this signal finished took; -1 = none
+  std::int32_t exit_status = -1;  ///< 0-255 when the client sent one; -1 = none
 };
+
+/// Bytes of a User-Agent kept in the history (Healthchecks keeps 200).
+inline constexpr std::size_t max_user_agent_bytes = 200;
 
 /// A change this node made that not every configured node confirmed (cluster
 /// reconciliation, docs/cluster.md): kept until it has been reconciled with

@@ -334,6 +334,55 @@ TEST(codec, schedule_run_and_ping_fields_round_trip) {
   EXPECT_EQ(eb->kind, "exit 3");
 }
 
+TEST(codec, ping_history_fields_round_trip_and_old_entries_still_decode) {
+  checkin_entry e{7, "hello", "1.1.1.1", "exit 3"};
+  e.method = "POST";
+  e.user_agent = "curl/8.5.0";
+  e.run_id = "r-42";
+  e.duration_ms = 1234;
+  e.exit_status = 3;
+  auto back = codec::decode_checkin(codec::encode(e));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->kind, "exit 3");
+  EXPECT_EQ(back->method, "POST");
+  EXPECT_EQ(back->user_agent, "curl/8.5.0");
+  EXPECT_EQ(back->run_id, "r-42");
+  EXPECT_EQ(back->duration_ms, 1234);
+  EXPECT_EQ(back->exit_status, 3);
+  // An entry as the previous version wrote it (t, n, s, x only).
+  auto old = codec::decode_checkin(
+    raw_value(json::object({{"t", 5}, {"n", "n"}, {"s", "s"}, {"x", "start"}})));
+  ASSERT_TRUE(old);
+  EXPECT_EQ(old->kind, "start");
+  EXPECT_TRUE(old->method.empty());
+  EXPECT_TRUE(old->user_agent.empty());
+  EXPECT_TRUE(old->run_id.empty());
+  EXPECT_EQ(old->duration_ms, -1);
+  EXPECT_EQ(old->exit_status, -1);
+  // Out-of-range values refuse the value.
+  auto bad = [](const char* key, json v) {
+    auto o = json::object({{"t", 5}});
+    o[key] = std::move(v);
+    return codec::decode_checkin(raw_value(o)).has_value();
+  };
+  EXPECT_FALSE(bad("xs", 256));
+  EXPECT_FALSE(bad("d", -5));
+  EXPECT_FALSE(bad("ua", 3));
+  EXPECT_TRUE(bad("xs", 0));
+  // manual_resume on the record: round trip, absent = false, 2 refused.
+  auto r = codec::decode_reservation(raw_value(json::object(
+    {{"id", 1}, {"a", "a"}, {"c", "c"}, {"f", 1}, {"u", 1}, {"mr", 1}})));
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(r->manual_resume);
+  auto again = codec::decode_reservation(codec::encode(*r));
+  ASSERT_TRUE(again);
+  EXPECT_TRUE(again->manual_resume);
+  r->manual_resume = false;
+  EXPECT_EQ(codec::encode(*r).find("mr"), std::string::npos) << "written only when set";
+  EXPECT_FALSE(codec::decode_reservation(raw_value(json::object(
+    {{"id", 1}, {"a", "a"}, {"c", "c"}, {"f", 1}, {"u", 1}, {"mr", 2}}))));
+}
+
 TEST(codec, malformed_runs_and_negative_durations_refuse_the_value) {
   auto base = json::object({{"id", 1}, {"a", "a"}, {"c", "c"}, {"f", 1}, {"u", 1}});
   auto with = [&](const char* key, json value) {
