@@ -133,6 +133,14 @@ const std::vector<setting>& settings() {
           "server.max_connections", defaults::max_connections,
           "open connections of every client together, more are closed at once; lowered to fit"
           " the file-descriptor limit"),
+      row<in_server, &S::allowed_origins>(
+          "server.allowed_origins", unset,
+          "origins (http(s)://host[:port]) besides this server's own whose pages may make"
+          " state-changing requests, comma-separated; * = any"),
+      row<in_server, &S::allowed_hosts>(
+          "server.allowed_hosts", unset,
+          "Host names answered besides localhost and loopback addresses when listening on"
+          " loopback (e.g. a local reverse proxy's name), comma-separated"),
       row<in_server, &S::rate_limit_per_second>(
           "server.rate_limit_per_second", defaults::rate_limit_per_second,
           "requests per second per client address, more get 429; 0 = unlimited"),

@@ -52,7 +52,7 @@ def read_response(sock):
 
 
 def get_request(path="/"):
-    return ("GET %s HTTP/1.1\r\nHost: gotel\r\n\r\n" % path).encode()
+    return ("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" % path).encode()
 
 
 class ApiKeyTest(GotelTestCase):
@@ -265,7 +265,7 @@ class SlowClientTest(GotelTestCase):
     def test_trickled_headers_are_cut_off_by_the_read_timeout(self):
         g = self.server(args=["--set", "server.read_timeout_ms=600",
                               "--set", "server.idle_timeout_ms=20000"])
-        s = raw_request(g.port, b"POST /checkin HTTP/1.1\r\nHost: x\r\n")
+        s = raw_request(g.port, b"POST /checkin HTTP/1.1\r\nHost: 127.0.0.1\r\n")
         start = time.monotonic()
         closed = False
         try:
@@ -293,7 +293,7 @@ class SlowClientTest(GotelTestCase):
 
     def test_oversized_headers_get_431(self):
         g = self.server(args=["--set", "server.max_header_bytes=1024"])
-        s = raw_request(g.port, b"GET / HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * 2000 + b"\r\n\r\n")
+        s = raw_request(g.port, b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: " + b"a" * 2000 + b"\r\n\r\n")
         status, head, body = read_response(s)
         self.assertEqual(status, 431, head)
         s.close()
