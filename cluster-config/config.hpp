@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace gotel {
@@ -158,6 +159,12 @@ std::string apply_setting(config& cfg, const std::string& name, const std::strin
 
 /// The effective configuration as TOML, every key present, secrets masked.
 std::string to_toml(const config& cfg);
+
+/// `text` with what may be a credential masked as "***": the password of a
+/// URL's userinfo (`https://user:***@host`) and the values of query
+/// parameters that carry one (token, key, secret, password, signature, ...).
+/// Used for --print-config and configuration errors, which may quote a URL.
+std::string mask_credentials(std::string_view text);
 
 /// The names of every setting (`section.key`), for docs and tests.
 std::vector<std::string> setting_names();

@@ -116,6 +116,32 @@ class ApiKeyTest(GotelTestCase):
         self.assertNotIn(RW_KEY, out.stdout)
 
 
+class PrintConfigMaskingTest(GotelTestCase):
+    """Issue 14 §7: --print-config and configuration errors printed raw keys,
+    URL passwords and ?token= values verbatim."""
+
+    def run_gotel(self, *args):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GOTEL_")}
+        return subprocess.run([gotel_bin()] + list(args), capture_output=True, text=True,
+                              timeout=10, env=env)
+
+    def test_print_config_masks_raw_keys_url_passwords_and_tokens(self):
+        out = self.run_gotel("--print-config",
+                             "--set", "server.api_keys=" + RW_KEY,
+                             "--set", "alerts.webhook_url=https://hook:pw-5521@127.0.0.1/h?token=tk-9913")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        for secret in [RW_KEY, "pw-5521", "tk-9913"]:
+            self.assertNotIn(secret, out.stdout)
+        self.assertIn("https://hook:***@127.0.0.1/h?token=***", out.stdout)
+
+    def test_configuration_errors_mask_url_passwords_and_tokens(self):
+        out = self.run_gotel("--set", "pagerduty.url=ftp://u:pw-8812@127.0.0.1/?token=tk-1177")
+        self.assertEqual(out.returncode, 2)
+        self.assertIn("pagerduty.url must start with", out.stderr)
+        for secret in ["pw-8812", "tk-1177"]:
+            self.assertNotIn(secret, out.stderr + out.stdout)
+
+
 class RefuseToStartTest(GotelTestCase):
     def run_gotel(self, *sets, timeout=20):
         data = os.path.join(self.tmpdir(), "data")
