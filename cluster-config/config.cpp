@@ -139,6 +139,14 @@ const std::vector<setting>& settings() {
           "server.max_connections", defaults::max_connections,
           "open connections of every client together, more are closed at once; lowered to fit"
           " the file-descriptor limit"),
+      row<in_server, &S::allowed_origins>(
+          "server.allowed_origins", unset,
+          "origins (http(s)://host[:port]) besides this server's own whose pages may make"
+          " state-changing requests, comma-separated; * = any"),
+      row<in_server, &S::allowed_hosts>(
+          "server.allowed_hosts", unset,
+          "Host names answered besides localhost and loopback addresses when listening on"
+          " loopback (e.g. a local reverse proxy's name), comma-separated"),
       row<in_server, &S::rate_limit_per_second>(
           "server.rate_limit_per_second", defaults::rate_limit_per_second,
           "requests per second per client address, more get 429; 0 = unlimited"),
@@ -553,7 +561,98 @@ std::string toml_value(double v) {
   return out;
 }
 
+/// Query parameter names whose values are credentials (compared in lower case).
+constexpr std::string_view credential_params[] = {
+    "token", "access_token", "auth", "auth_token", "key", "api_key", "apikey", "secret",
+    "password", "pass", "passwd", "pwd", "sig", "signature", "code", "routing_key"};
+
+bool is_credential_param(std::string_view name) {
+  const std::string n = lower(name);
+  return std::find(std::begin(credential_params), std::end(credential_params), n) !=
+         std::end(credential_params);
+}
+
+/// True for 64 hex digits (a key's SHA-256, as server.*api_keys hold).
+bool is_digest(std::string_view s) {
+  return s.size() == 64 &&
+         std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isxdigit(c) != 0; });
+}
+
+/// A key list (server.api_keys, read_only_api_keys, ping_keys) with every
+/// entry that is not a digest (a raw key pasted by mistake) shown as "***".
+std::string mask_key_list(std::string_view csv) {
+  std::string out;
+  while (true) {
+    const auto comma = csv.find(',');
+    std::string_view item = csv.substr(0, comma);
+    const auto b = item.find_first_not_of(" \t");
+    const auto e = item.find_last_not_of(" \t");
+    std::string_view core = b == std::string_view::npos ? std::string_view{} : item.substr(b, e - b + 1);
+    const auto colon = core.rfind(':');
+    std::string_view digest = colon == std::string_view::npos ? core : core.substr(colon + 1);
+    if (core.empty() || is_digest(digest))
+      out += item;
+    else
+      out += std::string(colon == std::string_view::npos ? "" : core.substr(0, colon + 1)) + "***";
+    if (comma == std::string_view::npos) break;
+    out += ',';
+    csv = csv.substr(comma + 1);
+  }
+  return out;
+}
+
 }  // namespace
+
+std::string mask_credentials(std::string_view text) {
+  std::string out;
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    const auto scheme = text.find("://", pos);
+    if (scheme == std::string_view::npos) break;
+    // The URL runs to the next blank or quote.
+    auto end = text.find_first_of(" \t\r\n\"'", scheme);
+    if (end == std::string_view::npos) end = text.size();
+    const auto start = scheme + 3;
+    out += text.substr(pos, start - pos);
+    std::string_view rest = text.substr(start, end - start);
+    // userinfo: user:password@ before the first '/', '?' or '#'.
+    const auto host_end = rest.find_first_of("/?#");
+    const auto at = rest.substr(0, host_end).rfind('@');
+    if (at != std::string_view::npos) {
+      std::string_view userinfo = rest.substr(0, at);
+      const auto colon = userinfo.find(':');
+      out += std::string(userinfo.substr(0, colon)) + (colon == std::string_view::npos ? "" : ":***") + "@";
+      rest = rest.substr(at + 1);
+    }
+    // query: name=value pairs after '?', up to '#'.
+    const auto q = rest.find('?');
+    out += rest.substr(0, q == std::string_view::npos ? rest.size() : q + 1);
+    if (q != std::string_view::npos) {
+      std::string_view query = rest.substr(q + 1);
+      const auto hash = query.find('#');
+      std::string_view fragment = hash == std::string_view::npos ? std::string_view{} : query.substr(hash);
+      query = query.substr(0, hash == std::string_view::npos ? query.size() : hash);
+      bool first = true;
+      while (true) {
+        const auto amp = query.find('&');
+        std::string_view pair = query.substr(0, amp);
+        const auto eq = pair.find('=');
+        if (!first) out += '&';
+        first = false;
+        if (eq != std::string_view::npos && is_credential_param(pair.substr(0, eq)))
+          out += std::string(pair.substr(0, eq + 1)) + "***";
+        else
+          out += pair;
+        if (amp == std::string_view::npos) break;
+        query = query.substr(amp + 1);
+      }
+      out += fragment;
+    }
+    pos = end;
+  }
+  out += text.substr(std::min(pos, text.size()));
+  return out;
+}
 
 // ---------------------------------------------------------------------------
 // Public interface
@@ -609,6 +708,12 @@ std::string to_toml(const config& cfg) {
         [&](auto access) {
           if constexpr (std::is_same_v<decltype(access), slot<std::string>>) {
             if (s.secret && !access.get(cfg).empty()) return toml_string("***");
+            // Keys are configured as digests; a raw key pasted by mistake is
+            // not printed, nor a password or token standing in a URL.
+            if (s.name == "server.api_keys" || s.name == "server.read_only_api_keys" ||
+                s.name == "server.ping_keys")
+              return toml_string(mask_key_list(access.get(cfg)));
+            return toml_string(mask_credentials(access.get(cfg)));
           }
           return toml_value(access.get(cfg));
         },
@@ -826,16 +931,23 @@ std::vector<node_address> parse_nodes(const std::string& text, std::string& erro
 }
 
 config_result load_config(const config_sources& sources) {
+  // Errors may quote a value: a URL's password or token is masked, and the
+  // value of a secret setting is never quoted.
+  auto failed = [](const std::string& e) { return config_result{std::nullopt, mask_credentials(e)}; };
   config cfg = default_config();
   if (sources.file) {
-    if (auto e = load_file(cfg, *sources.file); !e.empty()) return {std::nullopt, e};
+    if (auto e = load_file(cfg, *sources.file); !e.empty()) return failed(e);
   }
-  if (auto e = load_env(cfg, sources.env); !e.empty()) return {std::nullopt, e};
+  if (auto e = load_env(cfg, sources.env); !e.empty()) return failed(e);
   for (const auto& [name, value] : sources.overrides) {
-    if (auto e = apply_setting(cfg, name, value); !e.empty())
-      return {std::nullopt, "command line (--set " + name + "=" + value + "): " + e};
+    if (auto e = apply_setting(cfg, name, value); !e.empty()) {
+      const setting* s = find_setting(name);
+      bool secret = s && s->secret;
+      return failed("command line (--set " + name + "=" + (secret ? "***" : value) + "): " +
+                    (secret ? std::string(name) + ": invalid value" : e));
+    }
   }
-  if (auto e = validate(cfg); !e.empty()) return {std::nullopt, "invalid configuration: " + e};
+  if (auto e = validate(cfg); !e.empty()) return failed("invalid configuration: " + e);
   return {std::move(cfg), ""};
 }
 

@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace gotel {
@@ -41,6 +42,8 @@ struct server_config {
   std::int64_t read_timeout_ms = 0;
   std::int64_t max_connections_per_client = 0;
   std::int64_t max_connections = 0;  ///< every client together
+  std::string allowed_origins;  ///< origins whose pages may make state-changing requests
+  std::string allowed_hosts;    ///< Host names besides localhost/loopback (loopback listen)
   double rate_limit_per_second = 0;
   std::int64_t rate_limit_burst = 0;
   // TLS for the HTTP API: both paths or neither (empty = plain HTTP).
@@ -158,6 +161,12 @@ std::string apply_setting(config& cfg, const std::string& name, const std::strin
 
 /// The effective configuration as TOML, every key present, secrets masked.
 std::string to_toml(const config& cfg);
+
+/// `text` with what may be a credential masked as "***": the password of a
+/// URL's userinfo (`https://user:***@host`) and the values of query
+/// parameters that carry one (token, key, secret, password, signature, ...).
+/// Used for --print-config and configuration errors, which may quote a URL.
+std::string mask_credentials(std::string_view text);
 
 /// The names of every setting (`section.key`), for docs and tests.
 std::vector<std::string> setting_names();

@@ -8,6 +8,7 @@
 #include "net/auth.hpp"
 #include "net/http_server.hpp"
 #include "net/log_format.hpp"
+#include "net/origin.hpp"
 #include "net/tls.hpp"
 
 #include <CLI/CLI.hpp>
@@ -129,6 +130,23 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  // Pages of other origins may not change anything; on loopback, only this
+  // server's names are answered (DNS rebinding).
+  std::vector<std::string> own_names;
+  if (!cfg.server.advertise_address.empty())
+    own_names.push_back(cfg.server.advertise_address);
+  std::string nodes_error;
+  for (const auto& n : gotel::parse_nodes(cfg.cluster.nodes, nodes_error))
+    if (n.id == cfg.server.node_id)
+      own_names.push_back(n.http);
+  std::string origin_error;
+  auto origins = gotel::make_origin_policy(hp->first, cfg.server.allowed_origins,
+                                           cfg.server.allowed_hosts, own_names, origin_error);
+  if (!origins) {
+    std::cerr << "gotel: configuration error: " << origin_error << "\n";
+    return 2;
+  }
+
   // So are the TLS files: a typo in a path is a configuration error, not a node
   // that starts and then serves nothing.
   std::shared_ptr<boost::asio::ssl::context> tls;
@@ -186,7 +204,9 @@ int main(int argc, char** argv) {
                  gotel::fd_reserve(fd_limit));
   opts.tls = std::move(tls);
   gotel::api api{*node};
-  gotel::http_server server{opts, gotel::with_auth(std::move(*auth), api.handler())};
+  gotel::http_server server{
+    opts, gotel::with_origin_checks(std::move(*origins),
+                                    gotel::with_auth(std::move(*auth), api.handler()))};
   if (auto err = server.start(); !err.empty()) {
     spdlog::critical("gotel: {}", err);
     return 1;

@@ -490,6 +490,43 @@ TEST(config_validate, cluster_tls_key_passphrase_is_masked) {
   EXPECT_EQ(to_toml(*r.value).find("pass-7731"), std::string::npos);
 }
 
+// Issue 14 §7: --print-config and configuration errors printed keys, URL
+// passwords and ?token= values verbatim.
+TEST(config_print, masks_url_passwords_tokens_and_raw_keys) {
+  auto r = load_sets({{"alerts.webhook_url", "https://hook:pw-5521@hooks.example/x?a=1&token=tk-9913#f"},
+                      {"pagerduty.url", "https://proxy.example/v2?api_key=ak-4471"},
+                      {"server.api_keys", "raw-key-6607"},
+                      {"server.ping_keys", "backups:raw-ping-3382"}});
+  ASSERT_TRUE(r.value) << r.error;
+  const auto text = to_toml(*r.value);
+  for (auto secret : {"pw-5521", "tk-9913", "ak-4471", "raw-key-6607", "raw-ping-3382"})
+    EXPECT_EQ(text.find(secret), std::string::npos) << secret << "\n" << text;
+  EXPECT_THAT(text, HasSubstr("https://hook:***@hooks.example/x?a=1&token=***#f"));
+  EXPECT_THAT(text, HasSubstr("backups:***"));
+  // Digests are shown: they are what the operator configured and rotates.
+  const std::string digest(64, 'a');
+  auto d = load_sets({{"server.api_keys", digest}});
+  ASSERT_TRUE(d.value) << d.error;
+  EXPECT_THAT(to_toml(*d.value), HasSubstr(digest));
+}
+
+TEST(config_validate, errors_mask_url_passwords_and_tokens) {
+  auto e = error_of(load_set("pagerduty.url", "ftp://user:pw-8812@x.example/?token=tk-1177"));
+  EXPECT_THAT(e, HasSubstr("pagerduty.url must start with http://"));
+  EXPECT_EQ(e.find("pw-8812"), std::string::npos) << e;
+  EXPECT_EQ(e.find("tk-1177"), std::string::npos) << e;
+  e = error_of(load_set("alerts.webhook_url", "hxxp://u:pw-2231@h/?secret=s-3349"));
+  EXPECT_EQ(e.find("pw-2231"), std::string::npos) << e;
+  EXPECT_EQ(e.find("s-3349"), std::string::npos) << e;
+}
+
+TEST(mask_credentials, leaves_other_text_alone) {
+  EXPECT_EQ(mask_credentials("no url here"), "no url here");
+  EXPECT_EQ(mask_credentials("http://h.example:80/p?q=1"), "http://h.example:80/p?q=1");
+  EXPECT_EQ(mask_credentials("\"https://u@h/\" and \"http://a:b@c/?Key=k&x=y\""),
+            "\"https://u@h/\" and \"http://a:***@c/?Key=***&x=y\"");
+}
+
 TEST(config_validate, reports_every_broken_rule) {
   const auto e = error_of(load_sets({{"server.io_threads", "-1"}, {"alerts.grace_seconds", "-1"}}));
   EXPECT_THAT(e, HasSubstr("server.io_threads"));

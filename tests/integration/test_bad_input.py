@@ -151,7 +151,7 @@ class BadInputTest(GotelTestCase):
             except OSError:
                 pass
         with socket.create_connection((HOST, self.gotel.port), timeout=5) as sock:
-            sock.sendall(b"POST /reservation HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+            sock.sendall(b"POST /reservation HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n{")
         self.assertTrue(self.gotel.alive())
         r = self.gotel.get("/")
         self.assertEqual((r.status, r.json()), (200, {"message": "A-OK!", "success": True}))

@@ -69,7 +69,7 @@ class RestartTest(GotelTestCase):
         g = self.server()
         for i in range(200):
             g.reserve("Backlog", "C%d" % i, 1, "hours")
-        request = b"GET /reservation HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        request = b"GET /reservation HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
         socks = []
         try:
             for _ in range(40):

@@ -52,7 +52,7 @@ def read_response(sock):
 
 
 def get_request(path="/"):
-    return ("GET %s HTTP/1.1\r\nHost: gotel\r\n\r\n" % path).encode()
+    return ("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" % path).encode()
 
 
 class ApiKeyTest(GotelTestCase):
@@ -114,6 +114,32 @@ class ApiKeyTest(GotelTestCase):
                                   if not k.startswith("GOTEL_")})
         self.assertEqual(out.returncode, 0, out.stderr)
         self.assertNotIn(RW_KEY, out.stdout)
+
+
+class PrintConfigMaskingTest(GotelTestCase):
+    """Issue 14 §7: --print-config and configuration errors printed raw keys,
+    URL passwords and ?token= values verbatim."""
+
+    def run_gotel(self, *args):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GOTEL_")}
+        return subprocess.run([gotel_bin()] + list(args), capture_output=True, text=True,
+                              timeout=10, env=env)
+
+    def test_print_config_masks_raw_keys_url_passwords_and_tokens(self):
+        out = self.run_gotel("--print-config",
+                             "--set", "server.api_keys=" + RW_KEY,
+                             "--set", "alerts.webhook_url=https://hook:pw-5521@127.0.0.1/h?token=tk-9913")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        for secret in [RW_KEY, "pw-5521", "tk-9913"]:
+            self.assertNotIn(secret, out.stdout)
+        self.assertIn("https://hook:***@127.0.0.1/h?token=***", out.stdout)
+
+    def test_configuration_errors_mask_url_passwords_and_tokens(self):
+        out = self.run_gotel("--set", "pagerduty.url=ftp://u:pw-8812@127.0.0.1/?token=tk-1177")
+        self.assertEqual(out.returncode, 2)
+        self.assertIn("pagerduty.url must start with", out.stderr)
+        for secret in ["pw-8812", "tk-1177"]:
+            self.assertNotIn(secret, out.stderr + out.stdout)
 
 
 class RefuseToStartTest(GotelTestCase):
@@ -265,7 +291,7 @@ class SlowClientTest(GotelTestCase):
     def test_trickled_headers_are_cut_off_by_the_read_timeout(self):
         g = self.server(args=["--set", "server.read_timeout_ms=600",
                               "--set", "server.idle_timeout_ms=20000"])
-        s = raw_request(g.port, b"POST /checkin HTTP/1.1\r\nHost: x\r\n")
+        s = raw_request(g.port, b"POST /checkin HTTP/1.1\r\nHost: 127.0.0.1\r\n")
         start = time.monotonic()
         closed = False
         try:
@@ -293,7 +319,7 @@ class SlowClientTest(GotelTestCase):
 
     def test_oversized_headers_get_431(self):
         g = self.server(args=["--set", "server.max_header_bytes=1024"])
-        s = raw_request(g.port, b"GET / HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * 2000 + b"\r\n\r\n")
+        s = raw_request(g.port, b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: " + b"a" * 2000 + b"\r\n\r\n")
         status, head, body = read_response(s)
         self.assertEqual(status, 431, head)
         s.close()
