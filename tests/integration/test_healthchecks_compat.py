@@ -302,7 +302,6 @@ class PingTestCase(HealthchecksCompat):
         r = self.g.get(self.url + "/256")
         self.assertEqual(r.status, 400)
 
-    @unittest.expectedFailure  # crashes the node today; fixed on the utf8 branch (drop this then)
     def test_it_accepts_bad_unicode(self):
         r = self.g.post(self.url, b"Hello \xe9 World", headers={"Content-Type": "text/plain"})
         self.assertEqual(r.status, 200)
