@@ -144,9 +144,13 @@ class FloodTest(GotelTestCase):
         ok = flood.wait_open_at_most(256, timeout=30)
         self.assertTrue(ok, "%d of %d connections still open" % (len(flood.open), count))
         self.assertGreaterEqual(flood.closed, count - 256)
+        # Each is answered 429, unless it came while server.max_connections
+        # (896 here) were open, refused ones lingering included: then it is
+        # closed without an answer (seen on a busy machine).
         refused = [a for a in flood.answers if a.startswith(b"HTTP/1.1 429")]
-        self.assertGreaterEqual(len(refused), 0.9 * (count - 256),
-                                "answers: %r" % sorted(set(a[:40] for a in flood.answers)))
+        self.assertEqual(len(refused), len([a for a in flood.answers if a]),
+                         "answers: %r" % sorted(set(a[:40] for a in flood.answers)))
+        self.assertTrue(refused)
         self.assertIn(b"too many connections from 127.0.0.1", refused[0])
         # Another address is served as fast as before the flood.
         status, seconds = get_from(g.port, OTHER)
