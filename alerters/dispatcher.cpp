@@ -119,8 +119,12 @@ struct dispatcher_state {
   /// The outbox mirror: every intent this dispatcher has not yet delivered or
   /// expired, by id.
   std::map<std::uint64_t, alert_intent> pending;
-  /// Ids whose delivery is running now; an id is never delivered twice at once.
-  std::set<std::uint64_t> in_flight;
+  /// Ids whose delivery is running or queued now, with their channel; an id is
+  /// never delivered twice at once.
+  std::map<std::uint64_t, std::string> in_flight;
+  /// Deliveries running or queued per channel (at most channel_threads +
+  /// channel_queue; the rest wait in the outbox).
+  std::unordered_map<std::string, std::size_t> busy;
   dispatcher_stats stats;
   /// Used when env.log_seq is null; starts after the highest stored entry.
   std::atomic<std::uint64_t> own_log_seq{0};
@@ -133,8 +137,9 @@ struct dispatcher_state {
   std::unordered_map<std::string, problem_trace> problems;
   /// Pending storm recovery notices: notice id -> its incident's dedup key.
   std::map<std::uint64_t, std::string> recovery_notices;
-  /// Declared last: destroyed (joined) first, while the rest is still valid.
-  std::unique_ptr<blocking_pool> pool;
+  /// One pool per channel, so a hung channel (a relay that never answers)
+  /// never delays another. Declared last: destroyed (joined) first.
+  std::unordered_map<std::string, std::unique_ptr<blocking_pool>> pools;
 
   static inline const char* name = "gotel.dispatcher";
 };
@@ -220,7 +225,11 @@ std::chrono::milliseconds backoff_for(const dispatcher_options& opts, std::uint6
 
 void on_result(dispatcher_actor* self, std::uint64_t id, delivery_result res) {
   auto& st = self->state;
-  st.in_flight.erase(id);
+  if (auto f = st.in_flight.find(id); f != st.in_flight.end()) {
+    if (auto b = st.busy.find(f->second); b != st.busy.end() && b->second > 0)
+      --b->second;
+    st.in_flight.erase(f);
+  }
   auto i = st.pending.find(id);
   if (i == st.pending.end())
     return;
@@ -266,14 +275,23 @@ void attempt(dispatcher_actor* self, std::uint64_t id) {
     expire(self, id);
     return;
   }
-  st.in_flight.insert(id);
+  auto& busy = st.busy[ch->first];
+  if (!st.env.opts.inline_delivery
+      && busy >= st.env.opts.pool_threads + st.env.opts.channel_queue) {
+    // The channel's queue is full: the intent waits in the outbox and tries
+    // again later; no attempt is counted.
+    self->delayed_send(self, st.env.opts.retry_initial, retry_atom::value, id);
+    return;
+  }
+  ++busy;
+  st.in_flight.emplace(id, ch->first);
   if (st.env.opts.inline_delivery) {
     on_result(self, id, ch->second->deliver(i->second));
     return;
   }
   // The job holds a weak handle: a dispatcher that terminated is not kept alive
   // by its own pool, and the result of a late delivery is dropped.
-  st.pool->post([channel = ch->second, intent = i->second,
+  st.pools.at(ch->first)->post([channel = ch->second, intent = i->second,
                  addr = caf::actor_cast<caf::actor_addr>(self)] {
     auto res = channel->deliver(intent);
     if (auto dest = caf::actor_cast<caf::actor>(addr))
@@ -558,7 +576,8 @@ caf::behavior dispatcher_impl(dispatcher_actor* self, dispatcher_env env) {
   if (st.env.log_seq == nullptr && st.env.db != nullptr)
     st.own_log_seq = st.env.db->last_alert_log_seq();
   if (!st.env.opts.inline_delivery)
-    st.pool = std::make_unique<blocking_pool>(st.env.opts.pool_threads);
+    for (auto& [name, ch] : st.channels)
+      st.pools.emplace(name, std::make_unique<blocking_pool>(st.env.opts.pool_threads));
   return {
     [=](dispatch_atom, std::vector<alert_intent>& intents) { admit_all(self, intents); },
     [=](resume_atom) {

@@ -6,10 +6,16 @@
 #include "actors/messages.hpp"
 #include "storage/group_commit.hpp"
 #include "storage/store.hpp"
+#include "tests/alerters/http_receiver.hpp"
 #include "tests/caf_fixture.hpp"
 #include "tests/temp_store.hpp"
 
 #include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
@@ -556,6 +562,131 @@ TEST(dispatcher_pool, delivers_on_pool_threads) {
   EXPECT_EQ(ch->max_same(), 1);
   EXPECT_TRUE(store.outbox().empty());
   EXPECT_EQ(store.log().size(), 6u);
+  self->send_exit(d, caf::exit_reason::kill);
+}
+
+
+/// A mail relay that accepts connections and never answers (issue 14 section
+/// 4): every SMTP session hangs until the client's timeout.
+class tarpit {
+ public:
+  tarpit() {
+    listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    ::listen(listener_, 64);
+    socklen_t len = sizeof addr;
+    ::getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this] {
+      for (;;) {
+        int c = ::accept(listener_, nullptr, nullptr);
+        if (c < 0)
+          return;  // shut down
+        std::lock_guard<std::mutex> guard{mtx_};
+        held_.push_back(c);
+      }
+    });
+  }
+  ~tarpit() {
+    ::shutdown(listener_, SHUT_RDWR);
+    ::close(listener_);
+    thread_.join();
+    std::lock_guard<std::mutex> guard{mtx_};
+    for (int c : held_)
+      ::close(c);
+  }
+  int port() const { return port_; }
+  std::size_t held() const {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return held_.size();
+  }
+
+ private:
+  int listener_ = -1;
+  int port_ = 0;
+  std::thread thread_;
+  mutable std::mutex mtx_;
+  std::vector<int> held_;
+};
+
+// Issue 14 section 4: with a relay that never answers (4 reservations x 15
+// recipients), an unrelated webhook alert waited 28 s: every channel shared 4
+// delivery threads. Each channel now has its own.
+TEST(dispatcher_pool, hung_mail_relay_does_not_delay_the_webhook) {
+  temp_store store;
+  caf::actor_system_config cfg;
+  cfg.set("scheduler.policy", caf::atom("sharing"));
+  cfg.set("logger.console", caf::atom("none"));
+  caf::actor_system sys{cfg};
+  std::atomic<std::uint64_t> log_seq{0};
+  auto relay = std::make_unique<tarpit>();
+  test::http_receiver hook{200};
+  smtp_options mail;
+  mail.host = "127.0.0.1";
+  mail.port = relay->port();
+  mail.from = "gotel@example.com";
+  mail.timeout = 20000ms;  // each recipient hangs this long: 15 x 20 s per intent
+  dispatcher_env env;
+  env.db = store.db.get();
+  env.committer = store.committer.get();
+  env.channels = {make_smtp_channel(mail), make_webhook_channel(hook.url(), 5000ms)};
+  env.wall_now = [] { return unix_ms{1700000000000}; };
+  env.log_seq = &log_seq;
+  env.opts.pool_threads = 4;  // as many as the whole pool had before
+  auto d = spawn_dispatcher(sys, std::move(env));
+  caf::scoped_actor self{sys};
+
+  std::string fifteen;
+  for (int r = 1; r <= 15; ++r)
+    fifteen += (r > 1 ? "," : "") + std::string{"r"} + std::to_string(r) + "@example.com";
+  std::vector<alert_intent> mails;
+  for (std::uint64_t id = 1; id <= 4; ++id) {
+    alert_intent in;
+    in.id = id;
+    in.job_id = id;
+    in.dedup_key = std::to_string(id) + "-1700000000000";
+    in.channel = "email";
+    in.notify = fifteen;
+    in.created_ms = 1700000000000;
+    store.enqueue(in);
+    mails.push_back(in);
+  }
+  self->send(d, dispatch_atom::value, mails);
+  // Wait until every mail delivery hangs in the relay.
+  auto until = std::chrono::steady_clock::now() + 30s;
+  while (relay->held() < 4 && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(10ms);
+  ASSERT_GE(relay->held(), 4u) << "the mail deliveries never reached the tarpit";
+
+  alert_intent web;
+  web.id = 5;
+  web.job_id = 5;
+  web.dedup_key = "5-1700000000000";
+  web.channel = "webhook";
+  web.app = "unrelated";
+  web.created_ms = 1700000000000;
+  store.enqueue(web);
+  auto sent = std::chrono::steady_clock::now();
+  self->send(d, dispatch_atom::value, std::vector<alert_intent>{web});
+  // Generous for a busy machine, far below one mail timeout (20 s).
+  until = sent + 10s;
+  while (hook.requests().empty() && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(10ms);
+  auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
+    std::chrono::steady_clock::now() - sent);
+  ASSERT_EQ(hook.requests().size(), 1u) << "webhook still waiting after " << waited.count() << " ms";
+  EXPECT_NE(hook.requests()[0].body.find("\"app\":\"unrelated\""), std::string::npos);
+  // The mail is still stuck: nothing delivered but the webhook.
+  dispatcher_stats s;
+  self->request(d, 5s, stats_atom::value).receive([&](dispatcher_stats& x) { s = x; },
+                                                  [](caf::error&) {});
+  EXPECT_LE(s.delivered, 1u);
+  EXPECT_EQ(s.pending, 4u);
+  // Let the hung sessions fail fast so the dispatcher's pools join quickly.
+  relay.reset();
   self->send_exit(d, caf::exit_reason::kill);
 }
 
