@@ -109,6 +109,8 @@ std::unique_ptr<node> node::start(const config& cfg, std::string& error,
     env.channels.push_back(make_log_channel());
   env.opts.storm_threshold = static_cast<std::size_t>(cfg.alerts.storm_threshold);
   env.opts.storm_window = std::chrono::milliseconds{cfg.alerts.storm_window_ms};
+  env.opts.pool_threads = static_cast<std::size_t>(cfg.alerts.channel_threads);
+  env.opts.channel_queue = static_cast<std::size_t>(cfg.alerts.channel_queue);
   env.intent_seq = &ctx.next_intent_id;
   if (!cfg.alerts.webhook_url.empty())
     env.channels.push_back(make_webhook_channel(

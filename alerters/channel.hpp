@@ -45,6 +45,9 @@ class alert_channel {
   virtual std::string_view name() const = 0;
   /// Blocking; returns within the channel's configured timeout.
   virtual delivery_result deliver(const alert_intent& intent) = 0;
+  /// Whether the dispatcher may fold this channel's alerts into alert-storm
+  /// notices. The log alerter answers false: every alert reaches the log.
+  virtual bool groups_storms() const { return true; }
 };
 
 /// Writes every alert to the process log (spdlog). Never fails.

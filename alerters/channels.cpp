@@ -43,6 +43,8 @@ class log_channel final : public alert_channel {
                  intent.component, event_name(intent.kind), intent.dedup_key, intent.message);
     return {true, false, {}, {}};
   }
+
+  bool groups_storms() const override { return false; }
 };
 
 using detail::curl_global_once;
@@ -275,7 +277,8 @@ std::string slack_payload(const alert_intent& intent) {
   std::string job = slack_escape(intent.app + "/" + intent.component);
   std::string head;
   if (is_storm_notice(intent)) {
-    head = ":warning: *GoTel alert storm*";
+    head = intent.kind == alert_kind::recovered ? ":large_green_circle: *GoTel alert storm recovered*"
+                                                : ":warning: *GoTel alert storm*";
   } else {
     switch (intent.kind) {
       case alert_kind::late:

@@ -92,22 +92,54 @@ struct storm_window {
   std::uint64_t notice_id = 0;          ///< the notice collecting this window; 0 = none
 };
 
+/// An alert-storm incident: a notice sent (or to be sent) as a problem, and
+/// the folded problem alerts it stands for. Their recoveries are folded into
+/// one recovery notice under the incident's own dedup key, which resolves it.
+struct storm_incident {
+  std::string channel;
+  std::set<std::string> open;         ///< dedup keys folded in and not yet recovered
+  std::size_t jobs = 0;               ///< distinct dedup keys ever folded in
+  std::size_t recovered = 0;          ///< recoveries folded into the pending recovery notice
+  std::vector<std::string> recovered_jobs;  ///< "app/component", at most storm_list
+  std::vector<std::string> recipients;      ///< of the recoveries folded in
+  std::uint64_t recovery_id = 0;      ///< the pending recovery notice; 0 = none
+};
+
+/// What the dispatcher remembers of a problem alert (late/repeat) on a
+/// grouping channel until the job recovers: whether it went out on its own (its
+/// own incident is open at the receiver) and which storm incidents hold it.
+struct problem_trace {
+  bool alone = false;
+  std::vector<std::string> incidents;  ///< storm notice dedup keys
+};
+
 struct dispatcher_state {
   dispatcher_env env;
   std::unordered_map<std::string, std::shared_ptr<alert_channel>> channels;
   /// The outbox mirror: every intent this dispatcher has not yet delivered or
   /// expired, by id.
   std::map<std::uint64_t, alert_intent> pending;
-  /// Ids whose delivery is running now; an id is never delivered twice at once.
-  std::set<std::uint64_t> in_flight;
+  /// Ids whose delivery is running or queued now, with their channel; an id is
+  /// never delivered twice at once.
+  std::map<std::uint64_t, std::string> in_flight;
+  /// Deliveries running or queued per channel (at most channel_threads +
+  /// channel_queue; the rest wait in the outbox).
+  std::unordered_map<std::string, std::size_t> busy;
   dispatcher_stats stats;
   /// Used when env.log_seq is null; starts after the highest stored entry.
   std::atomic<std::uint64_t> own_log_seq{0};
   /// Used when env.intent_seq is null: the next id after every id seen.
   std::atomic<std::uint64_t> own_intent_seq{1};
   std::unordered_map<std::string, storm_window> storms;
-  /// Declared last: destroyed (joined) first, while the rest is still valid.
-  std::unique_ptr<blocking_pool> pool;
+  /// Storm incidents by their notice's dedup key, until every folded job recovered.
+  std::map<std::string, storm_incident> incidents;
+  /// Problem alerts not yet recovered, by channel + '\n' + dedup key.
+  std::unordered_map<std::string, problem_trace> problems;
+  /// Pending storm recovery notices: notice id -> its incident's dedup key.
+  std::map<std::uint64_t, std::string> recovery_notices;
+  /// One pool per channel, so a hung channel (a relay that never answers)
+  /// never delays another. Declared last: destroyed (joined) first.
+  std::unordered_map<std::string, std::unique_ptr<blocking_pool>> pools;
 
   static inline const char* name = "gotel.dispatcher";
 };
@@ -149,6 +181,17 @@ void finish(dispatcher_actor* self, std::uint64_t id, const std::string& outcome
   st.env.committer->submit(std::move(batch), log_commit_error);
   st.pending.erase(i);
   st.stats.pending = st.pending.size();
+  // A storm recovery notice that went out (or gave up) ends its wave; the
+  // incident is forgotten once every job folded into it has recovered.
+  if (auto r = st.recovery_notices.find(id); r != st.recovery_notices.end()) {
+    if (auto inc = st.incidents.find(r->second); inc != st.incidents.end()) {
+      if (inc->second.recovery_id == id)
+        inc->second.recovery_id = 0;
+      if (inc->second.open.empty() && inc->second.recovery_id == 0)
+        st.incidents.erase(inc);
+    }
+    st.recovery_notices.erase(r);
+  }
 }
 
 void expire(dispatcher_actor* self, std::uint64_t id) {
@@ -182,7 +225,11 @@ std::chrono::milliseconds backoff_for(const dispatcher_options& opts, std::uint6
 
 void on_result(dispatcher_actor* self, std::uint64_t id, delivery_result res) {
   auto& st = self->state;
-  st.in_flight.erase(id);
+  if (auto f = st.in_flight.find(id); f != st.in_flight.end()) {
+    if (auto b = st.busy.find(f->second); b != st.busy.end() && b->second > 0)
+      --b->second;
+    st.in_flight.erase(f);
+  }
   auto i = st.pending.find(id);
   if (i == st.pending.end())
     return;
@@ -228,14 +275,23 @@ void attempt(dispatcher_actor* self, std::uint64_t id) {
     expire(self, id);
     return;
   }
-  st.in_flight.insert(id);
+  auto& busy = st.busy[ch->first];
+  if (!st.env.opts.inline_delivery
+      && busy >= st.env.opts.pool_threads + st.env.opts.channel_queue) {
+    // The channel's queue is full: the intent waits in the outbox and tries
+    // again later; no attempt is counted.
+    self->delayed_send(self, st.env.opts.retry_initial, retry_atom::value, id);
+    return;
+  }
+  ++busy;
+  st.in_flight.emplace(id, ch->first);
   if (st.env.opts.inline_delivery) {
     on_result(self, id, ch->second->deliver(i->second));
     return;
   }
   // The job holds a weak handle: a dispatcher that terminated is not kept alive
   // by its own pool, and the result of a late delivery is dropped.
-  st.pool->post([channel = ch->second, intent = i->second,
+  st.pools.at(ch->first)->post([channel = ch->second, intent = i->second,
                  addr = caf::actor_cast<caf::actor_addr>(self)] {
     auto res = channel->deliver(intent);
     if (auto dest = caf::actor_cast<caf::actor>(addr))
@@ -257,6 +313,11 @@ void schedule(dispatcher_actor* self, alert_intent intent) {
     self->delayed_send(self, std::chrono::milliseconds{wait_ms}, retry_atom::value, id);
   else
     attempt(self, id);
+}
+
+/// The key of dispatcher_state::problems.
+std::string problem_key(const std::string& channel, const std::string& dedup_key) {
+  return channel + '\n' + dedup_key;
 }
 
 std::uint64_t next_intent_id(dispatcher_state& st) {
@@ -313,6 +374,7 @@ void fold(dispatcher_actor* self, storm_window& w, alert_intent intent,
       w.recipients.push_back(r);
   batch.erase_intent(intent.id);
   batch.append(next_log_seq(st), log_entry_for(intent, now, "grouped"));
+  auto folded_key = intent.dedup_key;
 
   // The notice must not be one already being sent (clocks may disagree about
   // the window's end): then a fresh notice collects the rest.
@@ -340,10 +402,122 @@ void fold(dispatcher_actor* self, storm_window& w, alert_intent intent,
   for (auto& r : w.recipients)
     notice.notify += (notice.notify.empty() ? "" : ",") + r;
   batch.put(notice);
+  // Remember which incident now stands for this job, so that its recovery
+  // resolves the incident instead of paging anew.
+  auto& inc = st.incidents[notice.dedup_key];
+  inc.channel = notice.channel;
+  if (inc.open.insert(folded_key).second)
+    ++inc.jobs;
+  auto& trace = st.problems[problem_key(notice.channel, folded_key)];
+  if (std::find(trace.incidents.begin(), trace.incidents.end(), notice.dedup_key)
+      == trace.incidents.end())
+    trace.incidents.push_back(notice.dedup_key);
   if (fresh)
     schedule(self, std::move(notice));
   else
     n->second = std::move(notice);
+}
+
+/// The text of the recovery notice of storm incident `key`.
+std::string storm_recovery_text(const std::string& key, const storm_incident& inc) {
+  std::string out = "GoTel alert storm on channel " + inc.channel + " recovered: "
+                    + std::to_string(inc.recovered) + " of the " + std::to_string(inc.jobs)
+                    + " job(s) grouped into " + key + " checked in again";
+  if (inc.open.empty())
+    out += "; every grouped job has recovered, which resolves the storm incident.";
+  else
+    out += "; " + std::to_string(inc.open.size())
+           + " grouped job(s) are still late (see /badguests).";
+  out += " Recovered:";
+  for (auto& j : inc.recovered_jobs)
+    out += "\n- " + j;
+  if (inc.recovered > inc.recovered_jobs.size())
+    out += "\n... and " + std::to_string(inc.recovered - inc.recovered_jobs.size()) + " more.";
+  out += "\nEvery alert is in the alert log (outcome \"grouped\").";
+  return out;
+}
+
+/// Folds the recovery `intent` of a job grouped into storm incident `key` into
+/// the incident's recovery notice: kind recovered, sent at the end of one
+/// storm window, under the incident's own dedup key once every grouped job has
+/// recovered (PagerDuty: the resolve of the storm trigger). While some are
+/// still late, the notice reports the wave under `<key>:partial:<id>`, which
+/// resolves nothing.
+void fold_recovery(dispatcher_actor* self, const std::string& key, storm_incident& inc,
+                   const alert_intent& intent, storage::write_batch& batch) {
+  auto& st = self->state;
+  auto now = st.env.wall_now();
+  inc.open.erase(intent.dedup_key);
+  auto n = st.pending.find(inc.recovery_id);
+  bool fresh = inc.recovery_id == 0 || n == st.pending.end()
+               || st.in_flight.count(inc.recovery_id) > 0;
+  alert_intent notice;
+  if (fresh) {
+    inc.recovered = 0;
+    inc.recovered_jobs.clear();
+    inc.recipients.clear();
+    notice.id = next_intent_id(st);
+    notice.kind = alert_kind::recovered;
+    notice.channel = inc.channel;
+    notice.app = "gotel";
+    notice.component = "alert-storm";
+    notice.owner = "gotel";
+    notice.deadline_ms = intent.deadline_ms;
+    notice.created_ms = now;
+    notice.next_attempt_ms = now + st.env.opts.storm_window.count();
+    inc.recovery_id = notice.id;
+    st.recovery_notices[notice.id] = key;
+  } else {
+    notice = n->second;
+  }
+  ++inc.recovered;
+  if (inc.recovered_jobs.size() < st.env.opts.storm_list)
+    inc.recovered_jobs.push_back(intent.app + "/" + intent.component);
+  for (auto& r : split_recipients(intent.notify))
+    if (inc.recipients.size() < 100
+        && std::find(inc.recipients.begin(), inc.recipients.end(), r) == inc.recipients.end())
+      inc.recipients.push_back(r);
+  notice.dedup_key = inc.open.empty() ? key : key + ":partial:" + std::to_string(notice.id);
+  notice.message = storm_recovery_text(key, inc);
+  notice.notify.clear();
+  for (auto& r : inc.recipients)
+    notice.notify += (notice.notify.empty() ? "" : ",") + r;
+  batch.put(notice);
+  if (fresh)
+    schedule(self, std::move(notice));
+  else
+    n->second = std::move(notice);
+}
+
+/// Admits the recovery `intent` on a grouping channel: delivered on its own
+/// when its problem alert went out on its own (or is unknown: a restart
+/// forgets), folded into the recovery notice of every storm incident holding
+/// it otherwise. Recoveries are never counted towards a storm: there are never
+/// more of them than problem alerts that went out.
+void admit_recovery(dispatcher_actor* self, alert_intent intent, storage::write_batch& batch) {
+  auto& st = self->state;
+  auto p = st.problems.find(problem_key(intent.channel, intent.dedup_key));
+  if (p == st.problems.end()) {
+    schedule(self, std::move(intent));
+    return;
+  }
+  auto trace = std::move(p->second);
+  st.problems.erase(p);
+  bool folded = false;
+  for (auto& key : trace.incidents) {
+    auto inc = st.incidents.find(key);
+    if (inc == st.incidents.end())
+      continue;
+    fold_recovery(self, inc->first, inc->second, intent, batch);
+    folded = true;
+  }
+  if (trace.alone || !folded) {
+    schedule(self, std::move(intent));  // resolves the job's own incident
+    return;
+  }
+  ++st.stats.grouped;
+  batch.erase_intent(intent.id);
+  batch.append(next_log_seq(st), log_entry_for(intent, st.env.wall_now(), "grouped"));
 }
 
 /// Admits a new or resumed intent: delivered on its own, or folded into a
@@ -353,10 +527,17 @@ void admit(dispatcher_actor* self, alert_intent intent, storage::write_batch& ba
   if (st.env.intent_seq == nullptr && intent.id >= st.own_intent_seq.load())
     st.own_intent_seq.store(intent.id + 1);
   auto threshold = st.env.opts.storm_threshold;
-  // Retries (attempts > 0) and notices themselves are never counted or folded.
+  // Retries (attempts > 0) and notices themselves are never counted or folded;
+  // neither is anything for a channel that logs every alert (the log).
+  auto ch = st.channels.find(intent.channel);
   if (threshold == 0 || intent.attempts > 0 || is_storm_notice(intent)
-      || st.pending.count(intent.id) > 0 || st.channels.count(intent.channel) == 0) {
+      || st.pending.count(intent.id) > 0 || ch == st.channels.end()
+      || !ch->second->groups_storms()) {
     schedule(self, std::move(intent));
+    return;
+  }
+  if (intent.kind == alert_kind::recovered) {
+    admit_recovery(self, std::move(intent), batch);
     return;
   }
   auto now = st.env.wall_now();
@@ -367,6 +548,7 @@ void admit(dispatcher_actor* self, alert_intent intent, storage::write_batch& ba
     w.end = now + st.env.opts.storm_window.count();
   }
   if (++w.count <= threshold) {
+    st.problems[problem_key(intent.channel, intent.dedup_key)].alone = true;
     schedule(self, std::move(intent));
     return;
   }
@@ -394,7 +576,8 @@ caf::behavior dispatcher_impl(dispatcher_actor* self, dispatcher_env env) {
   if (st.env.log_seq == nullptr && st.env.db != nullptr)
     st.own_log_seq = st.env.db->last_alert_log_seq();
   if (!st.env.opts.inline_delivery)
-    st.pool = std::make_unique<blocking_pool>(st.env.opts.pool_threads);
+    for (auto& [name, ch] : st.channels)
+      st.pools.emplace(name, std::make_unique<blocking_pool>(st.env.opts.pool_threads));
   return {
     [=](dispatch_atom, std::vector<alert_intent>& intents) { admit_all(self, intents); },
     [=](resume_atom) {

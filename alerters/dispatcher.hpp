@@ -2,7 +2,8 @@
 /// The alert dispatcher: takes alert intents that are already in the outbox
 /// (persisted in the same atomic batch as the reservation change that caused
 /// them), delivers each through its channel on a small blocking pool, and on
-/// success deletes it from the outbox and appends to the alert log. Failures are
+/// success deletes it from the outbox and appends to the alert log. Each
+/// channel has its own pool (bounded threads and queue). Failures are
 /// retried with bounded exponential backoff and jitter until `expire`; restart
 /// resumes every pending intent (resume_atom).
 ///
@@ -51,7 +52,12 @@ struct dispatcher_options {
   std::chrono::milliseconds retry_initial{1000};
   std::chrono::milliseconds retry_max{300000};
   std::chrono::milliseconds expire{24 * 3600 * 1000};
-  std::size_t pool_threads = 4;  ///< concurrent deliveries
+  /// Concurrent deliveries per channel: each channel has its own threads, so
+  /// a slow or hung channel never delays another (issue 14 section 4).
+  std::size_t pool_threads = 2;
+  /// Deliveries queued per channel beyond the running ones; further intents
+  /// wait in the outbox and are tried again after retry_initial.
+  std::size_t channel_queue = 1000;
   /// Deliver on the dispatcher's own thread instead of the pool: deterministic
   /// actor tests on virtual time. Never in production (channels block).
   bool inline_delivery = false;

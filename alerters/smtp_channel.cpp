@@ -56,7 +56,8 @@ bool valid_recipient(const std::string& to) {
 
 std::string subject_for(const alert_intent& intent) {
   if (is_storm_notice(intent))
-    return "GoTel alert storm";
+    return intent.kind == alert_kind::recovered ? "GoTel alert storm recovered"
+                                                : "GoTel alert storm";
   // GoTel's subject for a missed checkin; a repeat is the same news again.
   return intent.kind == alert_kind::recovered ? "Job recovered" : "Job Failed to checkin";
 }

@@ -189,6 +189,10 @@ const std::vector<setting>& settings() {
                                           " 0 = never group"),
       row<in_alerts, &A::storm_window_ms>("alerts.storm_window_ms", defaults::storm_window_ms,
                                           "the window alert storms are counted in"),
+      row<in_alerts, &A::channel_threads>("alerts.channel_threads", defaults::channel_threads,
+                                          "concurrent deliveries per channel (each its own)"),
+      row<in_alerts, &A::channel_queue>("alerts.channel_queue", defaults::channel_queue,
+                                        "deliveries queued per channel; the rest wait in the outbox"),
 
       row<in_log, &L::level>("log.level", defaults::log_level, "trace, debug, info, warn or error"),
 
@@ -833,6 +837,10 @@ std::string validate(const config& cfg) {
           "alerts.storm_threshold must be >= 0, got " + n(a.storm_threshold));
   require(a.storm_window_ms > 0,
           "alerts.storm_window_ms must be > 0, got " + n(a.storm_window_ms));
+  require(a.channel_threads >= 1 && a.channel_threads <= 64,
+          "alerts.channel_threads must be 1-64, got " + n(a.channel_threads));
+  require(a.channel_queue >= 0,
+          "alerts.channel_queue must be >= 0, got " + n(a.channel_queue));
   const auto& m = cfg.smtp;
   require(m.port >= 1 && m.port <= 65535, "smtp.port must be 1-65535, got " + n(m.port));
   require(m.tls == "none" || m.tls == "starttls" || m.tls == "tls",

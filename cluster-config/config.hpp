@@ -65,6 +65,8 @@ struct alerts_config {
   std::string webhook_secret;           ///< HMAC-SHA256 key for X-Gotel-Signature; secret
   std::int64_t storm_threshold = 0;     ///< alerts per channel per window before grouping; 0 = off
   std::int64_t storm_window_ms = 0;     ///< the storm counting window
+  std::int64_t channel_threads = 0;     ///< concurrent deliveries per channel
+  std::int64_t channel_queue = 0;       ///< deliveries queued per channel
 };
 
 /// E-mail through an SMTP relay; an empty host = no e-mail channel.

@@ -85,6 +85,11 @@ inline constexpr double expire_hours = 24.0;
 /// (network cut, shared dependency down), not 50 separate incidents: group the rest.
 inline constexpr std::int64_t storm_threshold = 50;
 inline constexpr std::int64_t storm_window_ms = 10000;
+/// Each channel delivers on its own threads, so a hung relay never delays the
+/// webhook (issue 14 section 4); 2 lets one slow receiver not stall its channel.
+inline constexpr std::int64_t channel_threads = 2;
+/// Deliveries queued per channel; beyond, intents wait in the outbox (durable).
+inline constexpr std::int64_t channel_queue = 1000;
 
 /// The SMTP submission port every relay listens on without TLS wrapping.
 inline constexpr std::int64_t smtp_port = 25;

@@ -6,16 +6,25 @@
 #include "actors/messages.hpp"
 #include "storage/group_commit.hpp"
 #include "storage/store.hpp"
+#include "tests/alerters/http_receiver.hpp"
 #include "tests/caf_fixture.hpp"
 #include "tests/temp_store.hpp"
 
 #include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
 
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <mutex>
 #include <thread>
 
@@ -86,6 +95,7 @@ class dispatcher_test : public ::testing::Test, public test::caf_fixture {
     env.channels = std::move(channels);
     env.wall_now = [this] { return wall; };
     env.log_seq = &log_seq;
+    env.intent_seq = &intent_seq;
     env.opts = opts;
     dispatcher = spawn_dispatcher(sys, std::move(env));
     run();
@@ -138,6 +148,8 @@ class dispatcher_test : public ::testing::Test, public test::caf_fixture {
   temp_store store;
   unix_ms wall = 1700000100000;
   std::atomic<std::uint64_t> log_seq{0};
+  /// Ids of notices the dispatcher makes (alert-storm): far from the test's own.
+  std::atomic<std::uint64_t> intent_seq{1000000};
   caf::actor dispatcher;
 };
 
@@ -346,6 +358,134 @@ TEST_F(dispatcher_test, resume_loads_pending_intents_after_restart) {
   EXPECT_EQ(ch->calls(), 2u);
 }
 
+// Issue 13 section 6: 50 jobs late at once (threshold 10) and all 50 back.
+// The recovery wave used to be paged as a second storm (a new "late" notice
+// with a new dedup key) and the first storm incident was never resolved; the
+// log alerter folded too, so 40 late jobs never reached the process log.
+class storm_recovery_test : public dispatcher_test {
+ protected:
+  static dispatcher_options storm_opts() {
+    auto o = default_opts();
+    o.storm_threshold = 10;
+    o.storm_window = 10000ms;
+    return o;
+  }
+
+  alert_intent job(std::uint64_t id, std::uint64_t job_id, alert_kind kind, std::string channel) {
+    auto in = intent(id, std::move(channel));
+    in.job_id = job_id;
+    in.app = "app" + std::to_string(job_id);
+    in.dedup_key = std::to_string(job_id) + "-1700000000000";
+    in.kind = kind;
+    in.notify = "ops@example.com";
+    return in;
+  }
+
+  /// One intent per job 1..`jobs` on every channel in `channels`; ids from `first`.
+  std::vector<alert_intent> wave(std::uint64_t first, int jobs, alert_kind kind,
+                                 std::vector<std::string> channels) {
+    std::vector<alert_intent> out;
+    for (int j = 1; j <= jobs; ++j)
+      for (auto& c : channels)
+        out.push_back(job(first++, static_cast<std::uint64_t>(j), kind, c));
+    return out;
+  }
+};
+
+TEST_F(storm_recovery_test, recovery_wave_resolves_the_storm_incident_and_pages_nothing_new) {
+  auto pd = std::make_shared<scripted_channel>("pagerduty", 0);
+  std::shared_ptr<alert_channel> log_channel = make_log_channel();
+  spawn({pd, log_channel}, storm_opts());
+
+  dispatch(wave(1, 50, alert_kind::late, {"pagerduty", "log"}));
+  advance(10000ms);  // the storm window ends: the notice goes out
+  auto seen = pd->seen();
+  ASSERT_EQ(seen.size(), 11u) << "10 one by one, then one storm notice";
+  auto storm = seen.back();
+  ASSERT_TRUE(is_storm_notice(storm));
+  EXPECT_EQ(storm.kind, alert_kind::late);
+  EXPECT_EQ(storm.dedup_key, "storm:pagerduty:" + std::to_string(storm.id));
+
+  advance(60000ms);
+  dispatch(wave(1001, 50, alert_kind::recovered, {"pagerduty", "log"}));
+  seen = pd->seen();
+  // The 10 jobs whose own incident opened are resolved one by one at once.
+  ASSERT_EQ(seen.size(), 21u);
+  std::set<std::string> resolved;
+  for (std::size_t i = 11; i < 21; ++i) {
+    EXPECT_EQ(seen[i].kind, alert_kind::recovered);
+    resolved.insert(seen[i].dedup_key);
+  }
+  std::set<std::string> triggered;
+  for (std::size_t i = 0; i < 10; ++i)
+    triggered.insert(seen[i].dedup_key);
+  EXPECT_EQ(resolved, triggered);
+
+  advance(10000ms);
+  seen = pd->seen();
+  ASSERT_EQ(seen.size(), 22u) << "one notice for the 40 grouped recoveries";
+  auto& back = seen.back();
+  EXPECT_EQ(back.kind, alert_kind::recovered) << "a recovery wave is never a new page";
+  EXPECT_EQ(back.dedup_key, storm.dedup_key) << "it resolves the storm incident";
+  EXPECT_NE(back.message.find("40 of the 40 job(s)"), std::string::npos) << back.message;
+  auto body = nlohmann::json::parse(pagerduty_payload(back, pagerduty_options{}));
+  EXPECT_EQ(body["event_action"], "resolve");
+  EXPECT_EQ(body["dedup_key"], storm.dedup_key);
+  EXPECT_EQ(nlohmann::json::parse(webhook_payload(back))["event"], "recovered");
+  for (auto& x : seen)
+    if (x.kind != alert_kind::recovered)
+      EXPECT_TRUE(x.id <= 50 || x.dedup_key == storm.dedup_key) << "new page " << x.dedup_key;
+
+  advance(60000ms);
+  EXPECT_EQ(pd->calls(), 22u);
+  EXPECT_TRUE(store.outbox().empty());
+
+  // The log alerter logged every one of the 100 alerts by itself.
+  std::size_t log_delivered = 0, pd_grouped = 0;
+  for (auto& e : store.log(1000)) {
+    if (e.channel == "log") {
+      EXPECT_EQ(e.outcome, "delivered") << e.app;
+      ++log_delivered;
+    }
+    if (e.channel == "pagerduty" && e.outcome == "grouped")
+      ++pd_grouped;
+  }
+  EXPECT_EQ(log_delivered, 100u);
+  EXPECT_EQ(pd_grouped, 80u) << "40 late and 40 recoveries grouped, each in the alert log";
+}
+
+TEST_F(storm_recovery_test, partial_recovery_reports_without_resolving_then_last_one_resolves) {
+  auto pd = std::make_shared<scripted_channel>("pagerduty", 0);
+  spawn({pd}, storm_opts());
+  dispatch(wave(1, 50, alert_kind::late, {"pagerduty"}));
+  advance(10000ms);
+  auto storm = pd->seen().back();
+  ASSERT_TRUE(is_storm_notice(storm));
+
+  // Jobs 11..50 were grouped; 45..50 recover first.
+  std::vector<alert_intent> some;
+  for (std::uint64_t j = 45; j <= 50; ++j)
+    some.push_back(job(1000 + j, j, alert_kind::recovered, "pagerduty"));
+  dispatch(some);
+  advance(10000ms);
+  auto partial = pd->seen().back();
+  ASSERT_EQ(pd->calls(), 12u);
+  EXPECT_EQ(partial.kind, alert_kind::recovered);
+  EXPECT_NE(partial.dedup_key, storm.dedup_key) << "the incident stays open while jobs are late";
+  EXPECT_TRUE(partial.dedup_key.starts_with(storm.dedup_key + ":partial:"));
+  EXPECT_NE(partial.message.find("34 grouped job(s) are still late"), std::string::npos)
+    << partial.message;
+
+  std::vector<alert_intent> rest;
+  for (std::uint64_t j = 11; j <= 44; ++j)
+    rest.push_back(job(2000 + j, j, alert_kind::recovered, "pagerduty"));
+  dispatch(rest);
+  advance(10000ms);
+  ASSERT_EQ(pd->calls(), 13u);
+  EXPECT_EQ(pd->seen().back().dedup_key, storm.dedup_key);
+  EXPECT_EQ(pd->seen().back().kind, alert_kind::recovered);
+}
+
 // The production path: deliveries on the dispatcher's pool threads, results
 // sent back as messages. Needs a real (threaded) actor system, so it waits for
 // the outcome with a bounded poll instead of virtual time.
@@ -422,6 +562,131 @@ TEST(dispatcher_pool, delivers_on_pool_threads) {
   EXPECT_EQ(ch->max_same(), 1);
   EXPECT_TRUE(store.outbox().empty());
   EXPECT_EQ(store.log().size(), 6u);
+  self->send_exit(d, caf::exit_reason::kill);
+}
+
+
+/// A mail relay that accepts connections and never answers (issue 14 section
+/// 4): every SMTP session hangs until the client's timeout.
+class tarpit {
+ public:
+  tarpit() {
+    listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    ::listen(listener_, 64);
+    socklen_t len = sizeof addr;
+    ::getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this] {
+      for (;;) {
+        int c = ::accept(listener_, nullptr, nullptr);
+        if (c < 0)
+          return;  // shut down
+        std::lock_guard<std::mutex> guard{mtx_};
+        held_.push_back(c);
+      }
+    });
+  }
+  ~tarpit() {
+    ::shutdown(listener_, SHUT_RDWR);
+    ::close(listener_);
+    thread_.join();
+    std::lock_guard<std::mutex> guard{mtx_};
+    for (int c : held_)
+      ::close(c);
+  }
+  int port() const { return port_; }
+  std::size_t held() const {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return held_.size();
+  }
+
+ private:
+  int listener_ = -1;
+  int port_ = 0;
+  std::thread thread_;
+  mutable std::mutex mtx_;
+  std::vector<int> held_;
+};
+
+// Issue 14 section 4: with a relay that never answers (4 reservations x 15
+// recipients), an unrelated webhook alert waited 28 s: every channel shared 4
+// delivery threads. Each channel now has its own.
+TEST(dispatcher_pool, hung_mail_relay_does_not_delay_the_webhook) {
+  temp_store store;
+  caf::actor_system_config cfg;
+  cfg.set("scheduler.policy", caf::atom("sharing"));
+  cfg.set("logger.console", caf::atom("none"));
+  caf::actor_system sys{cfg};
+  std::atomic<std::uint64_t> log_seq{0};
+  auto relay = std::make_unique<tarpit>();
+  test::http_receiver hook{200};
+  smtp_options mail;
+  mail.host = "127.0.0.1";
+  mail.port = relay->port();
+  mail.from = "gotel@example.com";
+  mail.timeout = 20000ms;  // each recipient hangs this long: 15 x 20 s per intent
+  dispatcher_env env;
+  env.db = store.db.get();
+  env.committer = store.committer.get();
+  env.channels = {make_smtp_channel(mail), make_webhook_channel(hook.url(), 5000ms)};
+  env.wall_now = [] { return unix_ms{1700000000000}; };
+  env.log_seq = &log_seq;
+  env.opts.pool_threads = 4;  // as many as the whole pool had before
+  auto d = spawn_dispatcher(sys, std::move(env));
+  caf::scoped_actor self{sys};
+
+  std::string fifteen;
+  for (int r = 1; r <= 15; ++r)
+    fifteen += (r > 1 ? "," : "") + std::string{"r"} + std::to_string(r) + "@example.com";
+  std::vector<alert_intent> mails;
+  for (std::uint64_t id = 1; id <= 4; ++id) {
+    alert_intent in;
+    in.id = id;
+    in.job_id = id;
+    in.dedup_key = std::to_string(id) + "-1700000000000";
+    in.channel = "email";
+    in.notify = fifteen;
+    in.created_ms = 1700000000000;
+    store.enqueue(in);
+    mails.push_back(in);
+  }
+  self->send(d, dispatch_atom::value, mails);
+  // Wait until every mail delivery hangs in the relay.
+  auto until = std::chrono::steady_clock::now() + 30s;
+  while (relay->held() < 4 && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(10ms);
+  ASSERT_GE(relay->held(), 4u) << "the mail deliveries never reached the tarpit";
+
+  alert_intent web;
+  web.id = 5;
+  web.job_id = 5;
+  web.dedup_key = "5-1700000000000";
+  web.channel = "webhook";
+  web.app = "unrelated";
+  web.created_ms = 1700000000000;
+  store.enqueue(web);
+  auto sent = std::chrono::steady_clock::now();
+  self->send(d, dispatch_atom::value, std::vector<alert_intent>{web});
+  // Generous for a busy machine, far below one mail timeout (20 s).
+  until = sent + 10s;
+  while (hook.requests().empty() && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(10ms);
+  auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
+    std::chrono::steady_clock::now() - sent);
+  ASSERT_EQ(hook.requests().size(), 1u) << "webhook still waiting after " << waited.count() << " ms";
+  EXPECT_NE(hook.requests()[0].body.find("\"app\":\"unrelated\""), std::string::npos);
+  // The mail is still stuck: nothing delivered but the webhook.
+  dispatcher_stats s;
+  self->request(d, 5s, stats_atom::value).receive([&](dispatcher_stats& x) { s = x; },
+                                                  [](caf::error&) {});
+  EXPECT_LE(s.delivered, 1u);
+  EXPECT_EQ(s.pending, 4u);
+  // Let the hung sessions fail fast so the dispatcher's pools join quickly.
+  relay.reset();
   self->send_exit(d, caf::exit_reason::kill);
 }
 
