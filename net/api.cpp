@@ -435,6 +435,10 @@ struct api::impl : std::enable_shared_from_this<api::impl> {
           html = nodes_page(self->cluster_view(), self->n.settings().server.node_id);
         http_response res{http::status::ok, 11};
         res.set(http::field::content_type, "text/html; charset=utf-8");
+        // Never framed (clickjacking), never sniffed, only the page's own script.
+        res.set(http::field::content_security_policy, html_content_security_policy());
+        res.set("X-Content-Type-Options", "nosniff");
+        res.set("X-Frame-Options", "DENY");
         res.body() = std::move(html);
         res.prepare_payload();
         return res;

@@ -16,4 +16,9 @@ namespace gotel {
 std::string status_app_page(const std::vector<reservation_record>& recs, unix_ms now,
                             const schedule_policy& policy);
 
+/// The Content-Security-Policy sent with every HTML page (issue 14 §7): only
+/// this origin's resources, never framed; the page's one inline script is
+/// allowed by its SHA-256 (computed from the compiled-in page), no other.
+const std::string& html_content_security_policy();
+
 }  // namespace gotel

@@ -92,6 +92,26 @@ class WebUiTest(GotelTestCase):
         dom = self.chromium(self.url("?q=warehouse"), "--dump-dom")
         self.assertEqual(self.rows(dom), [("SNOOZED", "paused")])
 
+    def test_a_bad_fragment_or_query_does_not_stop_the_page(self):
+        # Issue 14 section 7: decodeURIComponent threw on %E0%A4%A and the
+        # script stopped (no live table, no actions).
+        dom = self.chromium(self.url("?q=%E0%A4%A#job=%E0%A4%A/x"), "--dump-dom")
+        self.assertIn('data-loaded="true"', dom, "the page script stopped on a bad fragment")
+        self.assertEqual(len(self.rows(dom)), 4)
+
+    def test_html_pages_forbid_framing_sniffing_and_foreign_scripts(self):
+        # The page above runs under this policy in Chromium, so the inline
+        # script's hash in it is right; here: every HTML page sends it.
+        for page in ["/status", "/status?plain=1", "/badguests", "/nodes"]:
+            r = self.g.get(page)
+            self.assertEqual(r.status, 200, page)
+            csp = r.headers.get("content-security-policy", "")
+            self.assertIn("default-src 'self'", csp, page)
+            self.assertIn("frame-ancestors 'none'", csp, page)
+            self.assertRegex(csp, r"script-src 'self' 'sha256-[A-Za-z0-9+/=]{44}'", page)
+            self.assertEqual(r.headers.get("x-content-type-options"), "nosniff", page)
+            self.assertEqual(r.headers.get("x-frame-options"), "DENY", page)
+
     def test_screenshot(self):
         os.makedirs(ARTIFACTS, exist_ok=True)
         path = os.path.join(ARTIFACTS, "status.png")
