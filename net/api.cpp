@@ -436,7 +436,7 @@ struct api::impl : std::enable_shared_from_this<api::impl> {
         http_response res{http::status::ok, 11};
         res.set(http::field::content_type, "text/html; charset=utf-8");
         // Never framed (clickjacking), never sniffed, only the page's own script.
-        res.set(http::field::content_security_policy, html_content_security_policy());
+        res.set("Content-Security-Policy", html_content_security_policy());
         res.set("X-Content-Type-Options", "nosniff");
         res.set("X-Frame-Options", "DENY");
         res.body() = std::move(html);
