@@ -82,7 +82,7 @@ class Utf8Test(GotelTestCase):
         self.assertServing(g)
 
     def test_a_body_cut_to_the_limit_keeps_whole_code_points(self):
-        g = self.server(env={"GOTEL_SERVER_MAX_NOTES_BYTES": "4096"})
+        g = self.server(env={"GOTEL_SERVER_PING_BODY_LIMIT": "4096"})
         g.reserve("cron", "accents")
         uuid = g.job("cron", "accents")["uuid"]
         body = ("a" * 4095 + "é" * 10).encode("utf-8")
@@ -97,7 +97,7 @@ class Utf8Test(GotelTestCase):
     def test_a_raw_0xff_in_the_url_is_a_404(self):
         g = self.server()
         status, body = raw_request(
-            g.port, b"GET /\xff HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            g.port, b"GET /\xff HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
         self.assertEqual(status, 404, body)
         body.decode("utf-8")
         self.assertServing(g)
