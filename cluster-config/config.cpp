@@ -147,6 +147,10 @@ const std::vector<setting>& settings() {
           "server.allowed_hosts", unset,
           "Host names answered besides localhost and loopback addresses when listening on"
           " loopback (e.g. a local reverse proxy's name), comma-separated"),
+      row<in_server, &S::trusted_proxies>(
+          "server.trusted_proxies", defaults::trusted_proxies,
+          "addresses or networks (a.b.c.d/n) of reverse proxies whose X-Forwarded-For names the"
+          " client recorded with a ping, comma-separated; empty = believe no one"),
       row<in_server, &S::rate_limit_per_second>(
           "server.rate_limit_per_second", defaults::rate_limit_per_second,
           "requests per second per client address, more get 429; 0 = unlimited"),

@@ -44,6 +44,7 @@ struct server_config {
   std::int64_t max_connections = 0;  ///< every client together
   std::string allowed_origins;  ///< origins whose pages may make state-changing requests
   std::string allowed_hosts;    ///< Host names besides localhost/loopback (loopback listen)
+  std::string trusted_proxies;  ///< peers whose X-Forwarded-For names the client
   double rate_limit_per_second = 0;
   std::int64_t rate_limit_burst = 0;
   // TLS for the HTTP API: both paths or neither (empty = plain HTTP).

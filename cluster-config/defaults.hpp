@@ -55,6 +55,8 @@ inline constexpr std::int64_t max_connections_per_client = 256;
 /// a bound on what a flood from many addresses can hold (memory, descriptors).
 /// The file-descriptor limit lowers it further (docs/security.md).
 inline constexpr std::int64_t max_connections = 10000;
+/// Peers whose X-Forwarded-For is believed: a proxy on this machine.
+inline constexpr const char* trusted_proxies = "127.0.0.0/8,::1";
 /// Off: many cron hosts behind one NAT address would share a bucket, and a refused
 /// checkin turns into a false alert. Set it when the API is exposed.
 inline constexpr double rate_limit_per_second = 0;

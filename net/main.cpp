@@ -9,6 +9,7 @@
 #include "net/http_server.hpp"
 #include "net/log_format.hpp"
 #include "net/origin.hpp"
+#include "net/forwarded.hpp"
 #include "net/tls.hpp"
 
 #include <CLI/CLI.hpp>
@@ -147,6 +148,14 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  // A ping's source behind a reverse proxy: X-Forwarded-For, from trusted peers only.
+  std::string proxies_error;
+  auto proxies = gotel::trusted_proxies::parse(cfg.server.trusted_proxies, proxies_error);
+  if (!proxies) {
+    std::cerr << "gotel: configuration error: " << proxies_error << "\n";
+    return 2;
+  }
+
   // So are the TLS files: a typo in a path is a configuration error, not a node
   // that starts and then serves nothing.
   std::shared_ptr<boost::asio::ssl::context> tls;
@@ -205,8 +214,10 @@ int main(int argc, char** argv) {
   opts.tls = std::move(tls);
   gotel::api api{*node};
   gotel::http_server server{
-    opts, gotel::with_origin_checks(std::move(*origins),
-                                    gotel::with_auth(std::move(*auth), api.handler()))};
+    opts, gotel::with_forwarded_client(
+              std::move(*proxies),
+              gotel::with_origin_checks(std::move(*origins),
+                                        gotel::with_auth(std::move(*auth), api.handler())))};
   if (auto err = server.start(); !err.empty()) {
     spdlog::critical("gotel: {}", err);
     return 1;

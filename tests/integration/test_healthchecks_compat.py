@@ -17,6 +17,9 @@ confirmation-link flag, X-Forwarded-Proto, duplicate slugs, uuid-only run ids)
 are skipped with the reason, so the count of what runs is honest.
 """
 
+import os
+import subprocess
+import tempfile
 import unittest
 import uuid as uuidlib
 
@@ -141,23 +144,18 @@ class PingTestCase(HealthchecksCompat):
         self.assertEqual(r.status, 200)
         return self.one_ping()["source"]
 
-    @unittest.expectedFailure  # not done yet: X-Forwarded-For from trusted proxies
     def test_it_reads_forwarded_ip(self):
         self.assertEqual(self.forwarded("1.1.1.1"), "1.1.1.1")
 
-    @unittest.expectedFailure  # not done yet: X-Forwarded-For from trusted proxies
     def test_it_reads_forwarded_ipv6_ip(self):
         self.assertEqual(self.forwarded("2001::1"), "2001::1")
 
-    @unittest.expectedFailure  # not done yet: X-Forwarded-For from trusted proxies
     def test_it_reads_first_forwarded_ip(self):
         self.assertEqual(self.forwarded("1.1.1.1, 2.2.2.2"), "1.1.1.1")
 
-    @unittest.expectedFailure  # not done yet: X-Forwarded-For from trusted proxies
     def test_it_handles_forwarded_ip_plus_port(self):
         self.assertEqual(self.forwarded("1.1.1.1:1234"), "1.1.1.1")
 
-    @unittest.expectedFailure  # not done yet: X-Forwarded-For from trusted proxies
     def test_it_handles_ipv4_mapped_ipv6_address(self):
         self.assertEqual(self.forwarded("::ffff:1.1.1.1"), "::ffff:1.1.1.1")
 
@@ -381,6 +379,36 @@ class PingBodyLimitTestCase(HealthchecksCompat):
         p = self.one_ping()
         self.assertEqual(p.get("method"), "POST", p)
         self.assertEqual(p["notes"], "hello")
+
+
+class UntrustedForwarderTestCase(HealthchecksCompat):
+    """X-Forwarded-For is believed only from server.trusted_proxies: with a
+    proxy list that does not hold 127.0.0.1, a client cannot forge its
+    source (GoTel's rule; Healthchecks trusts its own proxy setup)."""
+    server_args = ["--set", "server.trusted_proxies=10.0.0.0/8,fd00::/8"]
+
+    def test_a_peer_that_is_not_a_trusted_proxy_is_not_believed(self):
+        r = self.g.get("/ping/" + self.uuid, headers={"X-Forwarded-For": "1.1.1.1"})
+        self.assertEqual(r.status, 200)
+        self.assertEqual(self.one_ping()["source"], "127.0.0.1")
+
+
+class TrustedForwarderGarbageTestCase(HealthchecksCompat):
+    def test_a_forwarded_value_that_is_not_an_address_is_ignored(self):
+        r = self.g.get("/ping/" + self.uuid, headers={"X-Forwarded-For": "not-an-ip:80, 1.1.1.1"})
+        self.assertEqual(r.status, 200)
+        self.assertEqual(self.one_ping()["source"], "127.0.0.1")
+
+
+class BadProxyListTestCase(GotelTestCase):
+    def test_a_bad_trusted_proxies_entry_is_a_configuration_error(self):
+        r = subprocess.run([os.environ.get("GOTEL_BIN", "build/gotel"), "--set",
+                            "server.trusted_proxies=10.0.0.0/33", "--data-dir",
+                            tempfile.mkdtemp(prefix="gotel-proxies-")],
+                           capture_output=True, timeout=60, stdin=subprocess.DEVNULL,
+                           env={k: v for k, v in os.environ.items() if not k.startswith("GOTEL_")})
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn(b"server.trusted_proxies", r.stderr)
 
 
 class PingBySlugTestCase(HealthchecksCompat):
