@@ -1,4 +1,5 @@
 #include "net/auth.hpp"
+#include "net/setting_lists.hpp"
 
 #include "net/manage.hpp"
 #include "net/pings.hpp"
@@ -23,14 +24,6 @@ bool is_hex_digest(std::string_view s) {
          });
 }
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-    s.remove_suffix(1);
-  return s;
-}
-
 /// Calls `fn(item, n)` for each non-empty, trimmed entry of a comma-separated
 /// setting, `n` counting from 1 over every entry (for error messages); stops
 /// and returns false as soon as `fn` does.
@@ -39,7 +32,7 @@ bool for_each_entry(std::string_view csv, Fn fn) {
   std::size_t n = 0;
   while (!csv.empty()) {
     auto comma = csv.find(',');
-    auto item = trim(csv.substr(0, comma));
+    auto item = trim_blanks(csv.substr(0, comma));
     csv = comma == std::string_view::npos ? std::string_view{} : csv.substr(comma + 1);
     ++n;
     if (!item.empty() && !fn(item, n))
@@ -193,8 +186,8 @@ std::optional<std::vector<ping_key>> parse_ping_keys(std::string_view csv, std::
   std::vector<ping_key> out;
   bool ok = for_each_entry(csv, [&](std::string_view item, std::size_t n) {
     auto colon = item.rfind(':');
-    auto app = colon == std::string_view::npos ? std::string_view{} : trim(item.substr(0, colon));
-    auto digest = colon == std::string_view::npos ? item : trim(item.substr(colon + 1));
+    auto app = colon == std::string_view::npos ? std::string_view{} : trim_blanks(item.substr(0, colon));
+    auto digest = colon == std::string_view::npos ? item : trim_blanks(item.substr(colon + 1));
     // Never echo the entry: it may hold a raw key pasted by mistake.
     auto where = "server.ping_keys: entry " + std::to_string(n);
     if (app.empty() || app.find_first_not_of(' ') == std::string_view::npos) {
@@ -230,15 +223,15 @@ std::string sha256_hex(std::string_view text) {
 
 std::optional<std::string_view> presented_key(const http_request& req) {
   if (auto i = req.find("X-Api-Key"); i != req.end()) {
-    auto v = trim({i->value().data(), i->value().size()});
+    auto v = trim_blanks({i->value().data(), i->value().size()});
     if (!v.empty())
       return v;
   }
   if (auto i = req.find(http::field::authorization); i != req.end()) {
-    auto v = trim({i->value().data(), i->value().size()});
+    auto v = trim_blanks({i->value().data(), i->value().size()});
     constexpr std::string_view scheme = "Bearer ";
     if (v.size() > scheme.size() && iequals(v.substr(0, scheme.size()), scheme)) {
-      auto key = trim(v.substr(scheme.size()));
+      auto key = trim_blanks(v.substr(scheme.size()));
       if (!key.empty())
         return key;
     }

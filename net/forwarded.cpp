@@ -1,4 +1,5 @@
 #include "net/forwarded.hpp"
+#include "net/setting_lists.hpp"
 
 #include <charconv>
 
@@ -7,14 +8,6 @@ namespace gotel {
 namespace ip = boost::asio::ip;
 
 namespace {
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-    s.remove_suffix(1);
-  return s;
-}
 
 std::optional<ip::address> address_of(std::string_view text) {
   boost::system::error_code ec;
@@ -51,31 +44,29 @@ bool prefix_matches(const unsigned char* a, const unsigned char* b, unsigned bit
 
 std::optional<trusted_proxies> trusted_proxies::parse(std::string_view list, std::string& error) {
   trusted_proxies out;
-  while (!list.empty()) {
-    auto comma = list.find(',');
-    auto item = trim(list.substr(0, comma));
-    list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
-    if (item.empty())
-      continue;
+  bool ok = for_each_listed(list, [&](std::string_view item) {
     auto slash = item.find('/');
     auto a = address_of(item.substr(0, slash));
-    unsigned prefix = 0;
-    bool ok = a.has_value();
-    unsigned max = ok && a->is_v4() ? 32 : 128;
-    if (ok && slash != std::string_view::npos) {
-      auto bits = item.substr(slash + 1);
-      auto [p, ec] = std::from_chars(bits.data(), bits.data() + bits.size(), prefix);
-      ok = ec == std::errc{} && p == bits.data() + bits.size() && !bits.empty() && prefix <= max;
-    } else {
-      prefix = max;
-    }
-    if (!ok) {
+    if (!a) {
       error = "server.trusted_proxies: \"" + std::string{item.substr(0, 64)}
               + "\" is not an IP address or network (address/prefix)";
-      return std::nullopt;
+      return false;
+    }
+    unsigned max = a->is_v4() ? 32 : 128, prefix = max;
+    if (slash != std::string_view::npos) {
+      auto bits = item.substr(slash + 1);
+      auto [p, ec] = std::from_chars(bits.data(), bits.data() + bits.size(), prefix);
+      if (bits.empty() || ec != std::errc{} || p != bits.data() + bits.size() || prefix > max) {
+        error = "server.trusted_proxies: \"" + std::string{item.substr(0, 64)}
+                + "\" has no valid prefix length (0 to " + std::to_string(max) + ")";
+        return false;
+      }
     }
     out.nets_.push_back({*a, prefix});
-  }
+    return true;
+  });
+  if (!ok)
+    return std::nullopt;
   return out;
 }
 
@@ -107,7 +98,7 @@ std::string client_address(const std::string& peer, const http_request& req,
   if (!direct || !trusted.contains(*direct))
     return peer;
   std::string_view value{header->value().data(), header->value().size()};
-  auto first = trim(value.substr(0, value.find(',')));
+  auto first = trim_blanks(value.substr(0, value.find(',')));
   auto host = without_port(first);
   auto a = address_of(host);
   if (!a)

@@ -1,4 +1,5 @@
 #include "net/origin.hpp"
+#include "net/setting_lists.hpp"
 
 #include "net/auth.hpp"
 
@@ -16,14 +17,6 @@ std::string lower(std::string_view text) {
   std::transform(out.begin(), out.end(), out.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return out;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-    s.remove_suffix(1);
-  return s;
 }
 
 /// host[:port] of a Host header or an origin: the host in lower case (an IPv6
@@ -99,18 +92,6 @@ std::string canonical(const parsed_origin& o) {
   return out;
 }
 
-template <class Fn>
-bool for_each_entry(std::string_view csv, Fn fn) {
-  while (!csv.empty()) {
-    auto comma = csv.find(',');
-    auto item = trim(csv.substr(0, comma));
-    csv = comma == std::string_view::npos ? std::string_view{} : csv.substr(comma + 1);
-    if (!item.empty() && !fn(item))
-      return false;
-  }
-  return true;
-}
-
 bool is_state_changing(http::verb method) {
   return method != http::verb::get && method != http::verb::head
          && method != http::verb::options;
@@ -137,7 +118,7 @@ std::optional<origin_policy> make_origin_policy(std::string_view listen_host,
                                                 const std::vector<std::string>& more_names,
                                                 std::string& error) {
   origin_policy p;
-  bool ok = for_each_entry(allowed_origins, [&](std::string_view item) {
+  bool ok = for_each_listed(allowed_origins, [&](std::string_view item) {
     if (item == "*") {
       p.any_origin = true;
       return true;
@@ -153,7 +134,7 @@ std::optional<origin_policy> make_origin_policy(std::string_view listen_host,
   });
   if (!ok)
     return std::nullopt;
-  ok = for_each_entry(allowed_hosts, [&](std::string_view item) {
+  ok = for_each_listed(allowed_hosts, [&](std::string_view item) {
     auto a = parse_authority(item);
     if (!a) {
       error = "server.allowed_hosts: \"" + shown(item)
@@ -180,7 +161,7 @@ std::optional<std::string> cross_site_refusal(const origin_policy& policy,
     return std::string{"more than one Host header"};
   std::string_view host_header;
   if (host_first != host_last)
-    host_header = trim({host_first->value().data(), host_first->value().size()});
+    host_header = trim_blanks({host_first->value().data(), host_first->value().size()});
   std::optional<authority> host;
   if (!host_header.empty())
     host = parse_authority(host_header);
@@ -204,7 +185,7 @@ std::optional<std::string> cross_site_refusal(const origin_policy& policy,
   if (policy.any_origin || !is_state_changing(req.method()))
     return std::nullopt;
   if (auto i = req.find(http::field::origin); i != req.end()) {
-    std::string_view origin = trim({i->value().data(), i->value().size()});
+    std::string_view origin = trim_blanks({i->value().data(), i->value().size()});
     auto o = parse_origin(origin);
     if (o && host) {
       auto host_port = host->port.empty() ? (o->scheme == "https" ? "443" : "80") : host->port;
@@ -225,7 +206,7 @@ std::optional<std::string> cross_site_refusal(const origin_policy& policy,
   }
   // No Origin (older browsers, some navigations): the browser's own word.
   if (auto i = req.find("Sec-Fetch-Site"); i != req.end()) {
-    auto site = lower(trim({i->value().data(), i->value().size()}));
+    auto site = lower(trim_blanks({i->value().data(), i->value().size()}));
     if (site == "cross-site" || site == "same-site")
       return "cross-origin " + std::string{http::to_string(req.method())}
              + " refused (Sec-Fetch-Site: " + shown(site)
