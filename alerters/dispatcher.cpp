@@ -325,6 +325,23 @@ std::uint64_t next_intent_id(dispatcher_state& st) {
   return seq->fetch_add(1);
 }
 
+/// A new storm notice (gotel/alert-storm) on `channel`: its id, who it is
+/// from, and when it was made and is due; the caller sets key and text.
+alert_intent new_storm_notice(dispatcher_state& st, alert_kind kind, const std::string& channel,
+                              unix_ms deadline_ms, unix_ms now, unix_ms due_ms) {
+  alert_intent notice;
+  notice.id = next_intent_id(st);
+  notice.kind = kind;
+  notice.channel = channel;
+  notice.app = "gotel";
+  notice.component = "alert-storm";
+  notice.owner = "gotel";
+  notice.deadline_ms = deadline_ms;
+  notice.created_ms = now;
+  notice.next_attempt_ms = due_ms;
+  return notice;
+}
+
 std::string_view kind_word(alert_kind kind) {
   switch (kind) {
     case alert_kind::late: return "late";
@@ -382,17 +399,9 @@ void fold(dispatcher_actor* self, storm_window& w, alert_intent intent,
   bool fresh = w.notice_id == 0 || n == st.pending.end() || st.in_flight.count(w.notice_id) > 0;
   alert_intent notice;
   if (fresh) {
-    notice.id = next_intent_id(st);
+    notice = new_storm_notice(st, alert_kind::late, intent.channel, w.start, now, w.end);
     notice.dedup_key = std::string{storm_dedup_prefix} + intent.channel + ":"
                        + std::to_string(notice.id);
-    notice.kind = alert_kind::late;
-    notice.channel = intent.channel;
-    notice.app = "gotel";
-    notice.component = "alert-storm";
-    notice.owner = "gotel";
-    notice.deadline_ms = w.start;
-    notice.created_ms = now;
-    notice.next_attempt_ms = w.end;
     w.notice_id = notice.id;
   } else {
     notice = n->second;
@@ -456,15 +465,8 @@ void fold_recovery(dispatcher_actor* self, const std::string& key, storm_inciden
     inc.recovered = 0;
     inc.recovered_jobs.clear();
     inc.recipients.clear();
-    notice.id = next_intent_id(st);
-    notice.kind = alert_kind::recovered;
-    notice.channel = inc.channel;
-    notice.app = "gotel";
-    notice.component = "alert-storm";
-    notice.owner = "gotel";
-    notice.deadline_ms = intent.deadline_ms;
-    notice.created_ms = now;
-    notice.next_attempt_ms = now + st.env.opts.storm_window.count();
+    notice = new_storm_notice(st, alert_kind::recovered, inc.channel, intent.deadline_ms, now,
+                              now + st.env.opts.storm_window.count());
     inc.recovery_id = notice.id;
     st.recovery_notices[notice.id] = key;
   } else {
