@@ -2,7 +2,7 @@
 
 #include "actors/cluster_guard.hpp"
 #include "actors/errors.hpp"
-#include "actors/timer_shard.hpp"
+#include "actors/actor_time.hpp"
 
 #include <caf/io/all.hpp>
 #include <caf/openssl/all.hpp>

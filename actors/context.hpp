@@ -10,6 +10,7 @@
 #include <caf/all.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <mutex>
@@ -35,7 +36,12 @@ struct node_context {
   /// with max_reservations_per_app.
   std::uint64_t max_reservations = 0;
   caf::actor dispatcher;            ///< receives (dispatch_atom, intents) once durable
-  std::vector<caf::actor> timers;   ///< timer shards (actors/timer_shard.hpp)
+  /// A reservation actor idle this long asks to be passivated
+  /// (reservations.passivate_after_seconds); zero = never.
+  std::chrono::milliseconds passivate_after{0};
+  /// Reservation actors alive now (activated, not yet passivated); relaxed,
+  /// for monitoring only (gotel_reservation_actors_active).
+  std::atomic<std::uint64_t> active_reservations{0};
   std::atomic<std::uint64_t> next_job_id{1};
   std::atomic<std::uint64_t> next_intent_id{1};
   std::atomic<std::uint64_t> alert_log_seq{0};

@@ -1,5 +1,6 @@
 #include "actors/coordinator.hpp"
 
+#include "actors/actor_time.hpp"
 #include "actors/errors.hpp"
 #include "actors/ping_id.hpp"
 #include "storage/utf8.hpp"
@@ -19,22 +20,68 @@ std::string app_of_key(const std::string& key) {
   return key.substr(0, key.find('\0'));
 }
 
-/// Registers `hdl` for `key`, indexes its ping uuid and counts it for its app.
-coordinator_state::entry& add_entry(coordinator_pointer self, const std::string& key,
-                                    reservation_actor hdl, const std::string& uuid) {
+using entry = coordinator_state::entry;
+using time_point = caf::actor_clock::time_point;
+
+/// Registers a dormant entry for `key`, indexes its ping uuid and counts it
+/// for its app (an existing entry for `key` is reused as it is).
+entry& add_entry(coordinator_pointer self, const std::string& key, const std::string& uuid) {
   auto& st = self->state;
   auto [i, added] = st.registry.try_emplace(key);
-  if (added)
+  if (added) {
     st.per_app[app_of_key(key)] += 1;
-  i->second = coordinator_state::entry{std::move(hdl), false, uuid};
+    i->second.key = &i->first;
+  }
+  i->second.uuid = uuid;
   st.uuids[uuid] = key;
   return i->second;
 }
 
-/// Unregisters `i` (its uuid, its app's count).
+/// Keeps one pending tick, due no later than the earliest deadline.
+void schedule_tick(coordinator_pointer self) {
+  auto& st = self->state;
+  if (st.deadlines.empty())
+    return;
+  auto due = st.deadlines.top_due();
+  if (st.tick_ns != 0 && st.tick_ns <= due)
+    return;  // an earlier-or-equal tick is already pending
+  st.tick_ns = due;
+  auto now = self->clock().now();
+  auto at = from_ns(due);
+  if (at <= now)
+    self->send(self, tick_atom::value, due);  // due already: no clock round trip
+  else
+    self->delayed_send(self, at - now, tick_atom::value, due);
+}
+
+/// Sets (or clears, for 0) when `e` next needs evaluation.
+void set_due(coordinator_pointer self, entry& e, std::int64_t due_ns) {
+  auto& st = self->state;
+  e.parked = false;
+  e.due_ns = due_ns;
+  if (due_ns == 0) {
+    st.deadlines.erase(&e);
+    return;
+  }
+  st.deadlines.set(&e, due_ns);
+  schedule_tick(self);
+}
+
+/// The steady (actor-clock) time of wall time `wall`.
+std::int64_t steady_ns_of(coordinator_pointer self, unix_ms wall) {
+  auto now = self->clock().now();
+  return to_ns(now + std::chrono::milliseconds{wall - self->state.ctx->wall_now()});
+}
+
+/// Unregisters `i` (its uuid, its app's count, its deadline).
 void erase_entry(coordinator_pointer self,
                  std::unordered_map<std::string, coordinator_state::entry>::iterator i) {
   auto& st = self->state;
+  st.deadlines.erase(&i->second);
+  if (i->second.actor) {
+    st.active -= 1;
+    st.ctx->active_reservations.fetch_sub(1, std::memory_order_relaxed);
+  }
   auto u = st.uuids.find(i->second.uuid);
   if (u != st.uuids.end() && u->second == i->first)
     st.uuids.erase(u);
@@ -101,18 +148,53 @@ reserve_request ping_created(const signal_request& req) {
   return r;
 }
 
-/// Spawns the actor for `key` and arranges for the coordinator to hear of an
-/// abnormal exit (a crash), so it can restart it from storage.
-reservation_actor spawn_reservation(coordinator_pointer self, const std::string& key,
-                                    reservation_record rec, bool is_new) {
-  auto hdl = self->spawn(reservation, self->state.ctx, key, std::move(rec), is_new);
+/// Spawns the actor of `e` (activation) and arranges for the coordinator to
+/// hear of an abnormal exit (a crash), so it can restart it from storage.
+reservation_actor spawn_reservation(coordinator_pointer self, entry& e, reservation_record rec,
+                                    bool is_new) {
+  auto& st = self->state;
   auto coord = caf::actor_cast<caf::actor>(self);
+  const auto& key = *e.key;
+  auto hdl = self->spawn(reservation, st.ctx, coord, key, std::move(rec), is_new, e.skew_ms);
   auto addr = hdl.address();  // weak: the functor must not keep its actor alive
   hdl->attach_functor([coord, key, addr](const caf::error& reason) {
     if (reason && reason != caf::exit_reason::normal)
       caf::anon_send(coord, restart_atom::value, key, addr);
   });
+  if (!e.actor) {
+    st.active += 1;
+    st.ctx->active_reservations.fetch_add(1, std::memory_order_relaxed);
+  }
+  e.actor = hdl;
+  e.delivered = 0;
+  e.skew_ms = unknown_skew;  // used once; the actor's own times rule from here
   return hdl;
+}
+
+/// The actor of `e`, activated from its stored record if dormant; counts the
+/// message the caller is about to send it. An error when the record cannot be
+/// read (then the entry is left as it was).
+caf::expected<reservation_actor> actor_of(coordinator_pointer self, entry& e) {
+  if (!e.actor) {
+    storage::status status;
+    auto rec = self->state.ctx->db->get_reservation(*e.key, status);
+    if (!rec)
+      return make_error(status.ok() ? errc::not_found : errc::storage_failure,
+                        status.ok() ? std::string{"reservation record missing"}
+                                    : "cannot read the reservation: " + status.message);
+    ensure_uuid(*e.key, *rec);
+    spawn_reservation(self, e, std::move(*rec), false);
+  }
+  e.delivered += 1;
+  return e.actor;
+}
+
+/// When a stored record next needs its actor (actor clock): the pure
+/// wake_hint_ms of its wall times.
+std::int64_t due_of(coordinator_pointer self, const reservation_record& rec) {
+  auto& ctx = *self->state.ctx;
+  auto wall = ctx.wall_now();
+  return steady_ns_of(self, wake_hint_ms(rec, ctx.policy, wall));
 }
 
 /// Removes `key` through its actor (checkout or replicated delete); the entry
@@ -121,8 +203,14 @@ reservation_actor spawn_reservation(coordinator_pointer self, const std::string&
 void remove_entry(coordinator_pointer self, const std::string& key, caf::message msg,
                   std::optional<caf::typed_response_promise<reservation_record>> rp) {
   auto& e = self->state.registry.at(key);
+  auto found = actor_of(self, e);
+  if (!found) {
+    if (rp)
+      rp->deliver(std::move(found.error()));
+    return;
+  }
   e.closing = true;
-  auto hdl = e.actor;
+  auto hdl = *found;
   self->request(caf::actor_cast<caf::actor>(hdl), caf::infinite, std::move(msg))
     .then(
       [=](reservation_record& rec) mutable {
@@ -163,30 +251,31 @@ reservation_actor create_entry(coordinator_pointer self, const std::string& key,
   rec.owner = owner;
   rec.created_ms = st.ctx->wall_now();
   rec.uuid = random_uuid();
-  auto uuid = rec.uuid;
-  auto hdl = spawn_reservation(self, key, std::move(rec), true);
-  add_entry(self, key, hdl, uuid);
-  return hdl;
+  auto& e = add_entry(self, key, rec.uuid);
+  spawn_reservation(self, e, std::move(rec), true);
+  e.delivered += 1;  // the caller's message
+  return e.actor;
 }
 
 /// The actor of `key`, spawned and registered from `rec` if this node has none
 /// yet (a record another node wrote: replicated or reconciled; not counted
 /// against server.max_reservations_per_app, which that node checked). Job ids
 /// allocated here continue past rec's.
-reservation_actor adopt_entry(coordinator_pointer self, const std::string& key,
+caf::expected<reservation_actor> adopt_entry(coordinator_pointer self, const std::string& key,
                               reservation_record& rec) {
   auto& st = self->state;
   auto next = rec.job_id + 1;
   if (next > st.ctx->next_job_id.load())
     st.ctx->next_job_id.store(next);
   if (auto i = st.registry.find(key); i != st.registry.end())
-    return i->second.actor;
+    return actor_of(self, i->second);
   ensure_uuid(key, rec);
   auto placeholder = rec;
   placeholder.revision = 0;  // so that the actor adopts and persists rec
-  auto hdl = spawn_reservation(self, key, std::move(placeholder), false);
-  add_entry(self, key, hdl, rec.uuid);
-  return hdl;
+  auto& e = add_entry(self, key, rec.uuid);
+  spawn_reservation(self, e, std::move(placeholder), false);
+  e.delivered += 1;  // the caller's message
+  return e.actor;
 }
 
 }  // namespace
@@ -202,7 +291,10 @@ coordinator_actor::behavior_type coordinator(coordinator_pointer self, node_cont
         if (i->second.closing)
           return make_error(errc::conflict, "reservation " + req.app + "/" + req.component
                                               + " is being checked out; retry");
-        return self->delegate(i->second.actor, reserve_atom::value, std::move(req));
+        auto hdl = actor_of(self, i->second);
+        if (!hdl)
+          return std::move(hdl.error());
+        return self->delegate(*hdl, reserve_atom::value, std::move(req));
       }
       if (auto err = bad_name(req.app, req.component))
         return err;
@@ -215,19 +307,28 @@ coordinator_actor::behavior_type coordinator(coordinator_pointer self, node_cont
       auto e = find(self, req.app, req.component);
       if (!e || e->closing)
         return no_reservation(req.app, req.component);
-      return self->delegate(e->actor, checkin_atom::value, std::move(req));
+      auto hdl = actor_of(self, *e);
+      if (!hdl)
+        return std::move(hdl.error());
+      return self->delegate(*hdl, checkin_atom::value, std::move(req));
     },
     [=](snooze_atom, snooze_request& req) -> caf::result<reservation_record> {
       auto e = find(self, req.app, req.component);
       if (!e || e->closing)
         return no_reservation(req.app, req.component);
-      return self->delegate(e->actor, snooze_atom::value, std::move(req));
+      auto hdl = actor_of(self, *e);
+      if (!hdl)
+        return std::move(hdl.error());
+      return self->delegate(*hdl, snooze_atom::value, std::move(req));
     },
     [=](unsnooze_atom, key_request& req) -> caf::result<reservation_record> {
       auto e = find(self, req.app, req.component);
       if (!e || e->closing)
         return no_reservation(req.app, req.component);
-      return self->delegate(e->actor, unsnooze_atom::value);
+      auto hdl = actor_of(self, *e);
+      if (!hdl)
+        return std::move(hdl.error());
+      return self->delegate(*hdl, unsnooze_atom::value);
     },
     [=](signal_atom, signal_request& req) -> caf::result<reservation_record> {
       auto& st = self->state;
@@ -256,18 +357,34 @@ coordinator_actor::behavior_type coordinator(coordinator_pointer self, node_cont
         caf::anon_send(hdl, reserve_atom::value, ping_created(req));
         i = st.registry.find(key);
       }
+      auto found = actor_of(self, i->second);
+      if (!found)
+        return std::move(found.error());
+      auto hdl = *found;
       if (req.kind == signal_kind::success)
-        return self->delegate(i->second.actor, checkin_atom::value,
+        return self->delegate(hdl, checkin_atom::value,
                               checkin_request{std::move(req.app), std::move(req.component),
                                               std::move(req.notes), std::move(req.source),
                                               std::move(req.run_id), req.exit_status,
                                               std::move(req.method), std::move(req.user_agent)});
-      return self->delegate(i->second.actor, signal_atom::value, std::move(req));
+      return self->delegate(hdl, signal_atom::value, std::move(req));
     },
     [=](get_atom, key_request& req) -> caf::result<reservation_record> {
       auto e = find(self, req.app, req.component);
       if (!e || e->closing)
         return no_reservation(req.app, req.component);
+      // A read of a dormant reservation is served from its stored record,
+      // without activating it.
+      if (!e->actor) {
+        storage::status status;
+        auto rec = self->state.ctx->db->get_reservation(*e->key, status);
+        if (!rec)
+          return make_error(status.ok() ? errc::not_found : errc::storage_failure,
+                            "cannot read the reservation: " + status.message);
+        ensure_uuid(*e->key, *rec);
+        return std::move(*rec);
+      }
+      e->delivered += 1;
       return self->delegate(e->actor, get_atom::value);
     },
     [=](checkout_atom, key_request& req) -> caf::result<reservation_record> {
@@ -295,7 +412,9 @@ coordinator_actor::behavior_type coordinator(coordinator_pointer self, node_cont
         return rp;
       }
       auto hdl = adopt_entry(self, ch.key, ch.rec);
-      return self->delegate(hdl, apply_atom::value, std::move(ch));
+      if (!hdl)
+        return std::move(hdl.error());
+      return self->delegate(*hdl, apply_atom::value, std::move(ch));
     },
     [=](prune_atom, std::vector<std::string>& keep) -> std::uint64_t {
       std::sort(keep.begin(), keep.end());
@@ -324,7 +443,10 @@ coordinator_actor::behavior_type coordinator(coordinator_pointer self, node_cont
         // a job someone still touches), as does a reservation created anew.
         auto rp = self->make_response_promise<reservation_record>();
         auto key = ch.key;
-        auto hdl = i->second.actor;
+        auto found = actor_of(self, i->second);
+        if (!found)
+          return std::move(found.error());
+        auto hdl = *found;
         self->request(hdl, caf::infinite, get_atom::value)
           .then(
             [=](reservation_record& rec) mutable {
@@ -341,12 +463,86 @@ coordinator_actor::behavior_type coordinator(coordinator_pointer self, node_cont
       }
       // Created on the other side of a split, or changed there.
       auto hdl = adopt_entry(self, ch.key, ch.rec);
-      return self->delegate(hdl, reconcile_atom::value, std::move(ch));
+      if (!hdl)
+        return std::move(hdl.error());
+      return self->delegate(*hdl, reconcile_atom::value, std::move(ch));
     },
     [=](reevaluate_atom) {
-      for (auto& kv : self->state.registry)
-        if (!kv.second.closing)
-          caf::anon_send(kv.second.actor, wake_atom::value, std::int64_t{0});
+      // Active actors look again now; dormant ones whose deadline passed while
+      // this node could not alert are due now (the others keep their time).
+      auto now_ns = to_ns(self->clock().now());
+      for (auto& kv : self->state.registry) {
+        auto& e = kv.second;
+        if (e.closing)
+          continue;
+        if (e.actor) {
+          e.delivered += 1;
+          caf::anon_send(e.actor, wake_atom::value, std::int64_t{0});
+        } else if (e.parked) {
+          set_due(self, e, now_ns);
+        }
+      }
+    },
+    [=](tick_atom, std::int64_t tick_ns) {
+      auto& st = self->state;
+      if (tick_ns != st.tick_ns)
+        return;  // superseded by an earlier tick that already ran
+      st.tick_ns = 0;
+      auto now_ns = to_ns(self->clock().now());
+      bool may_alert = st.ctx->may_alert(now_ns);
+      // Bounded work per message, so requests interleave with a wave of due
+      // deadlines; the rest follows in the next tick, sent at once.
+      constexpr int max_per_tick = 4096;
+      int n = 0;
+      while (!st.deadlines.empty() && st.deadlines.top_due() <= now_ns && n < max_per_tick) {
+        auto& e = *st.deadlines.pop();
+        ++n;
+        auto due = e.due_ns;
+        e.due_ns = 0;
+        if (e.closing)
+          continue;
+        if (e.actor) {
+          e.delivered += 1;
+          caf::anon_send(e.actor, wake_atom::value, due);
+        } else if (!may_alert) {
+          e.parked = true;  // evaluated again when this node may alert
+        } else if (auto hdl = actor_of(self, e); hdl) {
+          e.delivered -= 1;  // activation evaluates; no message was sent
+        }
+      }
+      if (n == max_per_tick && !st.deadlines.empty() && st.deadlines.top_due() <= now_ns) {
+        st.tick_ns = st.deadlines.top_due();
+        self->send(self, tick_atom::value, st.tick_ns);
+        return;
+      }
+      schedule_tick(self);
+    },
+    [=](arm_atom, std::string& key, std::int64_t due_ns) {
+      auto& st = self->state;
+      auto i = st.registry.find(key);
+      if (i == st.registry.end() || !i->second.actor
+          || i->second.actor.address() != self->current_sender())
+        return;  // from an actor that is no longer this reservation's
+      set_due(self, i->second, due_ns);
+    },
+    [=](arm_atom) -> std::uint64_t { return self->state.deadlines.size(); },
+    [=](passivate_atom, std::string& key, std::uint32_t handled, std::int64_t due_ns,
+        std::int64_t skew_ms) -> bool {
+      auto& st = self->state;
+      auto i = st.registry.find(key);
+      if (i == st.registry.end())
+        return true;  // removed: nothing left to keep
+      auto& e = i->second;
+      if (!e.actor || e.actor.address() != self->current_sender())
+        return true;  // not this reservation's actor (any more)
+      if (e.closing || e.delivered != handled)
+        return false;  // messages in flight to it: it stays
+      e.actor = nullptr;
+      e.skew_ms = skew_ms;
+      st.active -= 1;
+      st.ctx->active_reservations.fetch_sub(1, std::memory_order_relaxed);
+      set_due(self, e, due_ns);
+      return true;
     },
     [=](count_atom) -> std::uint64_t { return self->state.registry.size(); },
     [=](restore_atom) -> caf::result<std::uint64_t> {
@@ -354,13 +550,15 @@ coordinator_actor::behavior_type coordinator(coordinator_pointer self, node_cont
       std::uint64_t restored = 0;
       std::uint64_t max_id = 0;
       // A blocking scan, once, before the node serves HTTP (~0.3 s per 1M keys).
+      // Nothing is spawned: each reservation is a dormant entry with the time
+      // its actor is next needed.
       auto status = st.ctx->db->for_each_reservation(
         [&](const std::string& key, reservation_record&& rec) {
           max_id = std::max(max_id, rec.job_id);
           ensure_uuid(key, rec);
-          auto uuid = rec.uuid;
-          auto hdl = spawn_reservation(self, key, std::move(rec), false);
-          add_entry(self, key, hdl, uuid);
+          auto& e = add_entry(self, key, rec.uuid);
+          if (!e.actor)
+            set_due(self, e, due_of(self, rec));
           ++restored;
           return true;
         });
@@ -387,7 +585,7 @@ coordinator_actor::behavior_type coordinator(coordinator_pointer self, node_cont
       }
       st.restarts += 1;
       ensure_uuid(key, *rec);
-      i->second.actor = spawn_reservation(self, key, std::move(*rec), false);
+      spawn_reservation(self, i->second, std::move(*rec), false);
     },
   };
 }

@@ -1,11 +1,19 @@
 #pragma once
-/// The coordinator actor: owns the registry (app, component) -> reservation
-/// actor, spawns and supervises reservation actors (one that dies is restarted
-/// from its stored state), and routes every request to the right one.
+/// The coordinator actor: owns the registry of reservations and routes every
+/// request to the right one. Reservation actors are *virtual* (issue 15;
+/// docs/scale.md): the registry keeps a small entry per reservation (its ping
+/// uuid and when it next needs evaluation, in one indexed deadline heap), and a
+/// reservation's actor exists only while it is needed. It is activated (spawned
+/// from its stored record) when a message or its deadline needs it, and asks to
+/// be passivated after `reservations.passivate_after` without messages; the
+/// coordinator agrees only when every message it sent was handled, so nothing
+/// in flight is lost or applied twice. A restore reads the records and spawns
+/// nothing. An actor that dies is restarted from its stored state.
 ///
 /// Thread-safety: an actor; the registry is touched only by its handlers.
 
 #include "actors/context.hpp"
+#include "actors/deadline_heap.hpp"
 #include "actors/messages.hpp"
 #include "actors/reservation.hpp"
 
@@ -18,6 +26,7 @@ namespace gotel {
 
 using restart_atom = caf::atom_constant<caf::atom("restart")>;
 using closed_atom = caf::atom_constant<caf::atom("closed")>;
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
 
 using coordinator_actor = caf::typed_actor<
   caf::replies_to<reserve_atom, reserve_request>::with<reservation_record>,
@@ -30,6 +39,17 @@ using coordinator_actor = caf::typed_actor<
   /// routed as a checkin; `create` makes an unknown (app, component) first.
   caf::replies_to<signal_atom, signal_request>::with<reservation_record>,
   caf::replies_to<count_atom>::with<std::uint64_t>,
+  /// Deadlines held (reservations with a next evaluation time, active or not).
+  caf::replies_to<arm_atom>::with<std::uint64_t>,
+  /// From a reservation actor: when it next needs evaluation (actor-clock
+  /// nanoseconds; 0 = never). Replaces its previous deadline.
+  caf::reacts_to<arm_atom, std::string, std::int64_t>,
+  /// From an idle reservation actor: it stops if every message the coordinator
+  /// sent it (the count) was handled; its `due_ns` (as arm_atom) and the
+  /// wall-minus-steady offset of its times stay here.
+  caf::replies_to<passivate_atom, std::string, std::uint32_t, std::int64_t,
+                  std::int64_t>::with<bool>,
+  caf::reacts_to<tick_atom, std::int64_t>,
   /// Loads every stored reservation and spawns its actor; replies how many.
   caf::replies_to<restore_atom>::with<std::uint64_t>,
   /// A change replicated from the cluster's coordinator: routed to (or spawns)
@@ -51,12 +71,28 @@ using coordinator_actor = caf::typed_actor<
 
 struct coordinator_state {
   struct entry {
-    reservation_actor actor;
+    reservation_actor actor;  ///< the active actor; nullptr = dormant
+    std::string uuid;         ///< the reservation's ping uuid (index key in `uuids`)
+    const std::string* key = nullptr;  ///< its key in `registry` (node keys stay put)
+    /// When the reservation next needs evaluation (actor clock, ns); 0 = never.
+    std::int64_t due_ns = 0;
+    std::uint32_t heap_pos = deadline_heap<entry>::npos;
+    /// Messages sent to the current actor; it may passivate only when it has
+    /// handled as many.
+    std::uint32_t delivered = 0;
+    /// Wall minus steady ms of the passivated actor's times (unknown_skew
+    /// after a restore): its next activation converts with it.
+    std::int64_t skew_ms = unknown_skew;
     bool closing = false;  ///< a checkout is being persisted
-    std::string uuid;      ///< the reservation's ping uuid (index key in `uuids`)
+    /// Its deadline passed while this node could not alert: evaluated again on
+    /// reevaluate_atom (takeover, lease back), not before.
+    bool parked = false;
   };
   node_context* ctx = nullptr;
   std::unordered_map<std::string, entry> registry;
+  /// Every entry with a due_ns, earliest first; one pending tick for its top.
+  deadline_heap<entry> deadlines;
+  std::int64_t tick_ns = 0;  ///< due time of the pending tick; 0 = none
   /// Ping uuid -> reservation key, for /ping/<uuid>. Rebuilt from the records
   /// at restore and kept with the registry (create, replicated apply, removal).
   std::unordered_map<std::string, std::string> uuids;
@@ -66,6 +102,7 @@ struct coordinator_state {
   /// restore or a catch-up; an app whose count drops to zero is erased.
   std::unordered_map<std::string, std::uint64_t> per_app;
   std::uint64_t restarts = 0;
+  std::uint64_t active = 0;  ///< entries with an actor
   /// The coordinator takes its reservation actors down with it.
   ~coordinator_state() {
     for (auto& kv : registry)

@@ -3,7 +3,6 @@
 #include "actors/cluster.hpp"
 #include "actors/cluster_tls.hpp"
 #include "actors/errors.hpp"
-#include "actors/timer_shard.hpp"
 #include "alerters/dispatcher.hpp"
 
 #include <caf/io/middleman.hpp>
@@ -151,9 +150,7 @@ std::unique_ptr<node> node::start(const config& cfg, std::string& error,
   spdlog::info("alerters: {}", names.empty() ? "none" : names);
   ctx.dispatcher = spawn_dispatcher(sys, std::move(env));
 
-  for (std::size_t i = 0; i < threads; ++i)
-    ctx.timers.push_back(sys.spawn(timer_shard));
-
+  ctx.passivate_after = std::chrono::seconds{cfg.reservations.passivate_after_seconds};
   n->coordinator_ = sys.spawn(gotel::coordinator, &ctx);
   // The cluster starts before the restore, so that restored reservations of a
   // node that is not (yet) the coordinator raise no alerts.
@@ -196,8 +193,6 @@ void node::stop() {
     caf::anon_send_exit(ctx_.cluster, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(coordinator_, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(ctx_.dispatcher, caf::exit_reason::user_shutdown);
-  for (auto& t : ctx_.timers)
-    caf::anon_send_exit(t, caf::exit_reason::user_shutdown);
   // start() may fail before the committer exists (e.g. the data directory
   // cannot be opened); its unique_ptr then destroys a half-built node.
   if (committer_)
@@ -209,7 +204,6 @@ node::~node() {
   coordinator_ = nullptr;
   ctx_.cluster = nullptr;
   ctx_.dispatcher = nullptr;
-  ctx_.timers.clear();
   system_.reset();  // joins the scheduler
   committer_.reset();
   db_.reset();

@@ -2,7 +2,7 @@
 
 #include "actors/cron.hpp"
 #include "actors/errors.hpp"
-#include "actors/timer_shard.hpp"
+#include "actors/actor_time.hpp"
 #include "alerters/render.hpp"
 
 #include <algorithm>
@@ -30,14 +30,25 @@ time_point deadline(const reservation_state& st) {
          + milliseconds{st.rec.period_ms() + st.ctx->policy.grace_ms + st.rec.grace_ms + extra};
 }
 
+/// Asks for a wake-up at `at`: the earliest asked for during one evaluation
+/// goes to the coordinator when it ends (flush_arm).
 void arm(reservation_pointer self, time_point at) {
   auto& st = self->state;
-  if (st.armed && *st.armed <= at)
-    return;  // an earlier wake-up is pending; it re-arms for `at` when it comes
-  st.armed = at;
-  auto& timers = st.ctx->timers;
-  caf::anon_send(timers[st.rec.job_id % timers.size()], arm_atom::value, to_ns(at),
-                 caf::actor_cast<caf::actor_addr>(self));
+  if (!st.want || at < *st.want)
+    st.want = at;
+}
+
+/// Hands the evaluation's wake-up to the coordinator, which keeps one per
+/// reservation (replacing the previous one) also while this actor is passivated.
+void flush_arm(reservation_pointer self) {
+  auto& st = self->state;
+  if (st.want == st.armed)
+    return;
+  st.armed = st.want;
+  // As itself (not anonymous): the coordinator takes wake-ups only from the
+  // reservation's current actor.
+  caf::send_as(caf::actor_cast<caf::actor>(self), st.owner, arm_atom::value, st.key,
+               st.armed ? to_ns(*st.armed) : std::int64_t{0});
 }
 
 /// The escalation policy in force: the stored one, or GoTel's behaviour (the
@@ -163,10 +174,13 @@ void rebase_cron(reservation_pointer self) {
 
 /// Translates the stored wall times of `rec` into steady time, once: after a
 /// restore, and when a replicated record is adopted.
-void adopt_times(reservation_pointer self) {
+/// `skew_ms`: wall minus steady milliseconds as they were when the times were
+/// taken (a passivated actor's, so a wall-clock step while it was dormant moves
+/// nothing); unknown_skew: the wall clock now (a restore, a replicated record).
+void adopt_times(reservation_pointer self, std::int64_t skew_ms = unknown_skew) {
   auto& st = self->state;
   auto now = self->clock().now();
-  auto wall = st.ctx->wall_now();
+  auto wall = skew_ms == unknown_skew ? st.ctx->wall_now() : to_ns(now) / 1'000'000 + skew_ms;
   auto base_wall = st.rec.last_checkin_ms != 0 ? st.rec.last_checkin_ms : st.rec.created_ms;
   st.base = now - milliseconds{wall - base_wall};
   st.snooze_end = now + milliseconds{st.rec.snooze_until_ms - wall};
@@ -459,15 +473,19 @@ void evaluate_signals(reservation_pointer self, time_point now, bool snoozed) {
 /// Decides what is due now and when to look again. Idempotent: a stale or early
 /// wake-up only re-arms. Escalation is derived from stored state alone
 /// (late_since_ms, escalation_level, last_alert_ms), so it survives restarts.
-void evaluate(reservation_pointer self) {
+void evaluate_now(reservation_pointer self) {
   auto& st = self->state;
   if (st.closing)
     return;
   auto now = self->clock().now();
   // Only the coordinator, holding a fresh lease, raises alerts; the others
-  // keep no timers and are re-evaluated when they take over.
-  if (!st.ctx->may_alert(to_ns(now)))
+  // keep only the wake-up a dormant record would get (parked by the
+  // coordinator when it passes) and are re-evaluated when they take over.
+  if (!st.ctx->may_alert(to_ns(now))) {
+    auto wall = st.ctx->wall_now();
+    arm(self, now + milliseconds{wake_hint_ms(st.rec, st.ctx->policy, wall) - wall});
     return;
+  }
   bool snoozed = st.rec.snooze_until_ms != 0 && now < st.snooze_end;
   evaluate_signals(self, now, snoozed);
   bool became_late = false;
@@ -496,20 +514,46 @@ void evaluate(reservation_pointer self) {
   arm(self, next);
 }
 
+/// Decides what is due now and when to look again (evaluate_now), and tells
+/// the coordinator the time.
+void evaluate(reservation_pointer self) {
+  self->state.want.reset();
+  evaluate_now(self);
+  flush_arm(self);
+}
+
+/// Notes a message from the coordinator (every handler but the committer's
+/// and its own): counted for the passivation handshake.
+void touched(reservation_pointer self) {
+  auto& st = self->state;
+  st.handled += 1;
+  st.last_active = self->clock().now();
+}
+
+/// Schedules the next idle check, `after` from now.
+void schedule_idle(reservation_pointer self, caf::actor_clock::duration_type after) {
+  self->delayed_send(self, after, idle_atom::value);
+}
+
 }  // namespace
 
 reservation_actor::behavior_type reservation(reservation_pointer self, node_context* ctx,
-                                             std::string key, reservation_record rec,
-                                             bool is_new) {
+                                             caf::actor owner, std::string key,
+                                             reservation_record rec, bool is_new,
+                                             std::int64_t skew_ms) {
   auto& st = self->state;
   st.ctx = ctx;
+  st.owner = std::move(owner);
+  st.last_active = self->clock().now();
+  if (ctx->passivate_after.count() > 0)
+    schedule_idle(self, ctx->passivate_after);
   st.key = std::move(key);
   st.rec = std::move(rec);
   auto now = self->clock().now();
   if (is_new) {
     st.base = now;
   } else {
-    adopt_times(self);  // restored: stored wall times become steady times once, here
+    adopt_times(self, skew_ms);  // stored wall times become steady times once, here
     // Written before escalation levels existed: a late record that already
     // alerted in this lateness has fired its (only) first step.
     if (st.rec.late_since_ms != 0 && st.rec.escalation_level == 0
@@ -519,6 +563,7 @@ reservation_actor::behavior_type reservation(reservation_pointer self, node_cont
   }
   return {
     [=](reserve_atom, reserve_request& req) -> caf::result<reservation_record> {
+      touched(self);
       auto& st = self->state;
       if (st.closing)
         return make_error(errc::conflict, "reservation is being checked out; retry");
@@ -553,6 +598,7 @@ reservation_actor::behavior_type reservation(reservation_pointer self, node_cont
       return rp;
     },
     [=](checkin_atom, checkin_request& req) -> caf::result<reservation_record> {
+      touched(self);
       auto& st = self->state;
       if (st.closing)
         return make_error(errc::not_found, "reservation is being checked out");
@@ -598,6 +644,7 @@ reservation_actor::behavior_type reservation(reservation_pointer self, node_cont
       return rp;
     },
     [=](snooze_atom, snooze_request& req) -> caf::result<reservation_record> {
+      touched(self);
       auto& st = self->state;
       if (st.closing)
         return make_error(errc::not_found, "reservation is being checked out");
@@ -611,6 +658,7 @@ reservation_actor::behavior_type reservation(reservation_pointer self, node_cont
       return rp;
     },
     [=](unsnooze_atom) -> caf::result<reservation_record> {
+      touched(self);
       auto& st = self->state;
       if (st.closing)
         return make_error(errc::not_found, "reservation is being checked out");
@@ -624,6 +672,7 @@ reservation_actor::behavior_type reservation(reservation_pointer self, node_cont
       return rp;
     },
     [=](checkout_atom) -> caf::result<reservation_record> {
+      touched(self);
       auto& st = self->state;
       if (st.closing)
         return make_error(errc::not_found, "reservation is being checked out");
@@ -636,6 +685,7 @@ reservation_actor::behavior_type reservation(reservation_pointer self, node_cont
       return rp;
     },
     [=](signal_atom, signal_request& req) -> caf::result<reservation_record> {
+      touched(self);
       // Success arrives as a checkin (the coordinator converts it); here:
       // start, fail (explicit or exit status 1-255) and log.
       auto& st = self->state;
@@ -696,12 +746,54 @@ reservation_actor::behavior_type reservation(reservation_pointer self, node_cont
       evaluate(self);
       return rp;
     },
-    [=](get_atom) -> caf::result<reservation_record> { return self->state.rec; },
+    [=](get_atom) -> caf::result<reservation_record> {
+      touched(self);
+      return self->state.rec;
+    },
     [=](wake_atom, std::int64_t due_ns) {
-      auto& st = self->state;
-      if (st.armed && to_ns(*st.armed) == due_ns)
-        st.armed.reset();
+      touched(self);
+      // A timed wake-up (not reevaluate's 0) was taken out of the
+      // coordinator's heap: nothing is armed there any more.
+      if (due_ns != 0)
+        self->state.armed.reset();
       evaluate(self);
+    },
+    [=](idle_atom) {
+      auto& st = self->state;
+      auto after = st.ctx->passivate_after;
+      if (after.count() <= 0 || st.passivating)
+        return;
+      auto idle_for = self->clock().now() - st.last_active;
+      if (idle_for < after) {
+        schedule_idle(self, after - idle_for);
+        return;
+      }
+      if (!st.pending.empty() || st.outstanding != 0 || st.closing) {
+        schedule_idle(self, after);
+        return;
+      }
+      // The coordinator agrees only if every message it sent was handled;
+      // it keeps the wake-up and activates a new actor when one is needed.
+      st.passivating = true;
+      auto retry = [=] {
+        self->state.passivating = false;
+        schedule_idle(self, self->state.ctx->passivate_after);
+      };
+      // The wall-minus-steady offset of its base, so that its next activation
+      // maps the stored wall times to the same steady times (clock steps).
+      auto base_wall = st.rec.last_checkin_ms != 0 ? st.rec.last_checkin_ms : st.rec.created_ms;
+      auto skew = base_wall - to_ns(st.base) / 1'000'000;
+      self
+        ->request(st.owner, caf::infinite, passivate_atom::value, st.key, st.handled,
+                  st.armed ? to_ns(*st.armed) : std::int64_t{0}, skew)
+        .then(
+          [=](bool ok) {
+            if (ok)
+              self->quit();
+            else
+              retry();
+          },
+          [=](caf::error&) { retry(); });
     },
     [=](persisted_atom, std::uint64_t token, bool ok) {
       auto& st = self->state;
@@ -729,10 +821,18 @@ reservation_actor::behavior_type reservation(reservation_pointer self, node_cont
           if (quit_after)
             self->quit();
         };
+        st.outstanding += 1;
         self->request(st.ctx->cluster, caf::infinite, replicate_atom::value,
                       std::move(*done.change))
-          .then([=](bool confirmed) mutable { finish(confirmed); },
-                [=](caf::error&) mutable { finish(false); });
+          .then(
+            [=](bool confirmed) mutable {
+              self->state.outstanding -= 1;
+              finish(confirmed);
+            },
+            [=](caf::error&) mutable {
+              self->state.outstanding -= 1;
+              finish(false);
+            });
         return;
       }
       if (done.reply) {
@@ -746,6 +846,7 @@ reservation_actor::behavior_type reservation(reservation_pointer self, node_cont
         self->quit();
     },
     [=](reconcile_atom, reconcile_change& ch) -> caf::result<reservation_record> {
+      touched(self);
       auto& st = self->state;
       if (st.closing)
         return make_error(errc::conflict, "reservation is being checked out; retry");
@@ -774,6 +875,7 @@ reservation_actor::behavior_type reservation(reservation_pointer self, node_cont
       return rp;
     },
     [=](apply_atom, repl_change& ch) -> caf::result<reservation_record> {
+      touched(self);
       auto& st = self->state;
       if (st.closing)
         return st.rec;

@@ -1,9 +1,13 @@
 #pragma once
-/// A reservation actor: one per (app, component). It holds the reservation's
-/// state and its own deadline, answers checkins, snoozes and checkouts only after
-/// the change is durable (group commit), and turns a missed deadline into alert
-/// intents that are persisted in the same batch as the state change that records
-/// them. Its timer lives in a timer shard (timer_shard.hpp), which wakes it.
+/// A reservation actor: one per (app, component), virtual (issue 15): its
+/// coordinator activates it when a message or its deadline needs it and it asks
+/// to be passivated once idle for ctx->passivate_after (actors/coordinator.hpp).
+/// It holds the reservation's state and its own deadline, answers checkins,
+/// snoozes and checkouts only after the change is durable (group commit), and
+/// turns a missed deadline into alert intents that are persisted in the same
+/// batch as the state change that records them. Its deadline is kept by the
+/// coordinator (one entry per reservation), which wakes it; it survives
+/// passivation there.
 ///
 /// Thread-safety: an actor; state is touched only by its own handlers.
 
@@ -12,11 +16,15 @@
 
 #include <caf/all.hpp>
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace gotel {
+
+using idle_atom = caf::atom_constant<caf::atom("idle")>;
+using passivate_atom = caf::atom_constant<caf::atom("passivate")>;
 
 using reservation_actor = caf::typed_actor<
   caf::replies_to<reserve_atom, reserve_request>::with<reservation_record>,
@@ -32,6 +40,8 @@ using reservation_actor = caf::typed_actor<
   /// Run and ping signals (start, fail, exit status, log; success is a checkin).
   caf::replies_to<signal_atom, signal_request>::with<reservation_record>,
   caf::reacts_to<persisted_atom, std::uint64_t, bool>,
+  /// Its own idle check (passivation after ctx->passivate_after).
+  caf::reacts_to<idle_atom>,
   /// On the coordinator, a record another node wrote while not every node
   /// confirmed it (reconciliation, docs/cluster.md): adopted with its history
   /// entries when its revision is newer; on a tie with different content this
@@ -54,6 +64,8 @@ struct reservation_state {
   };
 
   node_context* ctx = nullptr;
+  /// The coordinator that activated it: keeps its deadline, decides passivation.
+  caf::actor owner;
   std::string key;
   reservation_record rec;
   /// Steady time of the last checkin (or of creation): deadlines are measured
@@ -68,8 +80,18 @@ struct reservation_state {
   std::optional<time_point> cron_due;
   /// Steady start of each open run, parallel to rec.runs.
   std::vector<time_point> run_starts;
-  /// The earliest wake-up requested from the timer shard, if any.
+  /// The wake-up the coordinator holds for it, if any, and the earliest one
+  /// the evaluation running now asks for.
   std::optional<time_point> armed;
+  std::optional<time_point> want;
+  /// Messages from the coordinator handled so far (passivation handshake).
+  std::uint32_t handled = 0;
+  /// When the last of them arrived (actor clock).
+  time_point last_active;
+  /// Requests of its own awaiting an answer (replication), and whether a
+  /// passivation request is out.
+  std::uint32_t outstanding = 0;
+  bool passivating = false;
   std::uint64_t next_token = 1;
   /// Writes in flight, oldest first; usually none or one. A vector, not a
   /// deque: libstdc++'s empty deque allocates ~600 bytes, per reservation.
@@ -83,8 +105,15 @@ using reservation_pointer = reservation_actor::stateful_pointer<reservation_stat
 
 /// Spawn arguments: `rec` as stored (restored), or a fresh record whose
 /// created_ms is now (`is_new`; the first reserve request persists it).
+/// Wall minus steady time not known: stored times are converted with the wall
+/// clock of now.
+inline constexpr std::int64_t unknown_skew = INT64_MIN;
+
+/// `skew_ms`: wall minus steady milliseconds of the stored times (from a
+/// passivated actor), or unknown_skew.
 reservation_actor::behavior_type reservation(reservation_pointer self, node_context* ctx,
-                                             std::string key, reservation_record rec,
-                                             bool is_new);
+                                             caf::actor owner, std::string key,
+                                             reservation_record rec, bool is_new,
+                                             std::int64_t skew_ms = unknown_skew);
 
 }  // namespace gotel

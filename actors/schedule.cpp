@@ -20,6 +20,19 @@ unix_ms deadline_ms(const reservation_record& rec, const schedule_policy& policy
   return next_expected_ms(rec, policy) + rec.grace_ms + policy.grace_ms;
 }
 
+unix_ms wake_hint_ms(const reservation_record& rec, const schedule_policy& policy, unix_ms now) {
+  if (rec.late_since_ms != 0 || (rec.failed_since_ms != 0 && rec.fail_alerted_ms == 0))
+    return now;
+  // Late means strictly past the deadline, too long strictly longer: +1 ms.
+  auto next = deadline_ms(rec, policy) + 1;
+  for (auto& run : rec.runs)
+    if (auto due = run_deadline_ms(rec, run); due && !run.alerted)
+      next = std::min(next, *due + 1);
+  if (next <= now && rec.snooze_until_ms > now)
+    return rec.snooze_until_ms;
+  return std::max(next, now);
+}
+
 std::optional<std::int64_t> typical_gap_minutes(const std::string& schedule,
                                                 const std::string& tz, unix_ms from) {
   auto first = next_run(schedule, tz, from);

@@ -37,6 +37,15 @@ std::optional<std::int64_t> typical_gap_minutes(const std::string& schedule,
 /// nullopt when the reservation has no max_duration.
 std::optional<unix_ms> run_deadline_ms(const reservation_record& rec, const run_entry& run);
 
+/// The wall time by which a dormant reservation needs its actor again
+/// (actors/coordinator.hpp: virtual reservation actors): its deadline, the end
+/// of a running-too-long limit, or the end of a snooze it is late under; `now`
+/// when it needs the actor at once (late, or a failure not alerted yet: the
+/// actor works out escalation, repeats and failure alerts). Never later than
+/// the wake-up the actor itself would arm, so a dormant reservation misses
+/// nothing; earlier only costs an activation that re-arms.
+unix_ms wake_hint_ms(const reservation_record& rec, const schedule_policy& policy, unix_ms now);
+
 /// Dedup key of a failure reported by a fail signal or exit status at `failed_since`.
 std::string fail_dedup_key(std::uint64_t job_id, unix_ms failed_since);
 

@@ -119,17 +119,16 @@ std::unique_ptr<node> start_node(const args& a,
   return n;
 }
 
-/// Deadline entries pending in all timer shards.
+/// Deadlines the coordinator holds (one per reservation with a next evaluation).
 std::uint64_t armed_timers(node& n) {
   caf::scoped_actor self{n.system()};
   std::uint64_t sum = 0;
-  for (auto& t : n.context().timers)
-    self->request(t, caf::infinite, count_atom::value)
-      .receive([&](std::uint64_t c) { sum += c; }, [&](caf::error&) {});
+  self->request(n.coordinator(), caf::infinite, arm_atom::value)
+    .receive([&](std::uint64_t c) { sum = c; }, [&](caf::error&) {});
   return sum;
 }
 
-/// Waits (bounded) until the timer shards hold at least `n` deadlines.
+/// Waits (bounded) until the coordinator holds at least `n` deadlines.
 bool wait_armed(node& nd, std::uint64_t n, std::chrono::seconds limit) {
   auto until = steady::now() + limit;
   while (steady::now() < until) {

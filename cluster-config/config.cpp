@@ -64,6 +64,7 @@ using C = cluster_config;
 using M = smtp_config;
 using P = pagerduty_config;
 using K = slack_config;
+using R = reservations_config;
 constexpr auto in_server = &config::server;
 constexpr auto in_alerts = &config::alerts;
 constexpr auto in_log = &config::log;
@@ -71,6 +72,7 @@ constexpr auto in_cluster = &config::cluster;
 constexpr auto in_smtp = &config::smtp;
 constexpr auto in_pagerduty = &config::pagerduty;
 constexpr auto in_slack = &config::slack;
+constexpr auto in_reservations = &config::reservations;
 
 const std::vector<setting>& settings() {
   static const std::vector<setting> table = {
@@ -246,6 +248,10 @@ const std::vector<setting>& settings() {
                                      "Slack incoming-webhook URL; setting it enables Slack", true),
       row<in_slack, &K::timeout_ms>("slack.timeout_ms", defaults::slack_timeout_ms,
                                     "a slower answer counts as failed and is retried"),
+
+      row<in_reservations, &R::passivate_after_seconds>(
+          "reservations.passivate_after_seconds", defaults::passivate_after_seconds,
+          "a reservation actor idle this long is passivated (record and deadline kept); 0 = never"),
   };
   return table;
 }
@@ -845,6 +851,9 @@ std::string validate(const config& cfg) {
           "alerts.channel_threads must be 1-64, got " + n(a.channel_threads));
   require(a.channel_queue >= 0,
           "alerts.channel_queue must be >= 0, got " + n(a.channel_queue));
+  require(cfg.reservations.passivate_after_seconds >= 0,
+          "reservations.passivate_after_seconds must be >= 0, got "
+              + n(cfg.reservations.passivate_after_seconds));
   const auto& m = cfg.smtp;
   require(m.port >= 1 && m.port <= 65535, "smtp.port must be 1-65535, got " + n(m.port));
   require(m.tls == "none" || m.tls == "starttls" || m.tls == "tls",

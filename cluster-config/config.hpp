@@ -126,6 +126,13 @@ struct node_address {
 /// Parses cluster.nodes; "" in `error` when valid (an empty list is valid).
 std::vector<node_address> parse_nodes(const std::string& text, std::string& error);
 
+/// How reservations are held in memory (docs/scale.md).
+struct reservations_config {
+  /// An active reservation actor idle this long is passivated (its record and
+  /// deadline stay; it is activated again when needed); 0 = never.
+  std::int64_t passivate_after_seconds = 0;
+};
+
 struct log_config {
   std::string level;  ///< trace, debug, info, warn, error
 };
@@ -138,6 +145,7 @@ struct config {
   smtp_config smtp;
   pagerduty_config pagerduty;
   slack_config slack;
+  reservations_config reservations;
 };
 
 /// The embedded defaults (defaults.hpp), with nothing read from anywhere.

@@ -92,6 +92,10 @@ inline constexpr std::int64_t storm_window_ms = 10000;
 inline constexpr std::int64_t channel_threads = 2;
 /// Deliveries queued per channel; beyond, intents wait in the outbox (durable).
 inline constexpr std::int64_t channel_queue = 1000;
+/// A reservation actor idle for 2 minutes is passivated: a job checking in
+/// every minute keeps its actor, one checking in hourly or daily costs only
+/// its compact entry between checkins (docs/scale.md).
+inline constexpr std::int64_t passivate_after_seconds = 120;
 
 /// The SMTP submission port every relay listens on without TLS wrapping.
 inline constexpr std::int64_t smtp_port = 25;

@@ -5,7 +5,6 @@
 /// test moves it on its own (clock jumps).
 
 #include "actors/coordinator.hpp"
-#include "actors/timer_shard.hpp"
 #include "alerters/dispatcher.hpp"
 #include "tests/caf_fixture.hpp"
 #include "tests/temp_store.hpp"
@@ -13,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <mutex>
 
 namespace gotel::test {
@@ -81,7 +81,7 @@ class actor_fixture : public ::testing::Test, public caf_fixture {
     env.opts.storm_threshold = storm_threshold;
     env.intent_seq = &ctx->next_intent_id;
     ctx->dispatcher = spawn_dispatcher(sys, std::move(env));
-    ctx->timers = {sys.spawn(timer_shard), sys.spawn(timer_shard)};
+    ctx->passivate_after = passivate_after;
     coord = sys.spawn(coordinator, ctx.get());
     run();
   }
@@ -91,8 +91,6 @@ class actor_fixture : public ::testing::Test, public caf_fixture {
       return;
     kill(coord);
     kill(ctx->dispatcher);
-    for (auto& t : ctx->timers)
-      kill(t);
     run();
     coord = nullptr;
   }
@@ -154,6 +152,14 @@ class actor_fixture : public ::testing::Test, public caf_fixture {
   std::uint64_t max_reservations_per_app = 0;  ///< server.max_reservations_per_app; 0 = none
   std::uint64_t max_reservations = 0;          ///< server.max_reservations; 0 = none
   std::size_t storm_threshold = 50;  ///< the dispatcher's alert-storm threshold
+  /// reservations.passivate_after; zero = never. GOTEL_TEST_PASSIVATE_MS sets
+  /// the default: CTest runs every actor test a second time with 1 ms, so each
+  /// behaviour is also proven with an actor passivated between any two steps.
+  std::chrono::milliseconds passivate_after = default_passivate_after();
+  static std::chrono::milliseconds default_passivate_after() {
+    auto v = std::getenv("GOTEL_TEST_PASSIVATE_MS");
+    return std::chrono::milliseconds{v ? std::atoll(v) : 0};
+  }
   /// Channels beside "recorder" (named ones, for per-reservation alerters).
   std::vector<std::shared_ptr<alert_channel>> extra_channels;
   unix_ms start_wall = 0;
