@@ -21,6 +21,8 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -93,6 +95,9 @@ std::unique_ptr<node> start_node(const args& a,
     // One alert per missed deadline in a run: no repeats.
     {"alerts.hours_between_alerts", "1000"},
     {"log.level", "warn"},
+    // Millions of reservations: no total cap (server.max_reservations).
+    {"server.max_reservations", "0"},
+    {"reservations.passivate_after_seconds", a.get("passivate-after", "120")},
   };
   // Alert-storm grouping (when the build has it) would fold most intents of a
   // storm into one notice; the recording channel must see every intent.
@@ -295,11 +300,23 @@ T pct(const std::vector<T>& sorted, double p) {
 
 int cmd_create(const args& a) {
   auto count = a.num("count", 100000);
-  auto n = start_node(a);
+  auto args_ = a;
+  args_.kv.try_emplace("passivate-after", "1");
+  auto n = start_node(args_);
   auto rss0 = rss_bytes();
   auto r = create_reservations(*n, count, 1, time_unit::days, "create in-process");
   auto armed = wait_armed(*n, count, std::chrono::seconds{120});
   auto rss1 = rss_bytes();
+  // Then every actor passivates (--passivate-after, 1 s here by default): the
+  // resting state of a node whose jobs check in less often than that.
+  auto t_passivate = steady::now();
+  auto limit = t_passivate + std::chrono::seconds{60 + count / 20000};
+  while (n->context().active_reservations.load() > 0 && steady::now() < limit)
+    std::this_thread::sleep_for(std::chrono::milliseconds{50});
+  auto passivated = n->context().active_reservations.load() == 0;
+  auto passivate_s = seconds_since(t_passivate);
+  malloc_trim(0);  // what the allocator still holds of the freed actors is not in use
+  auto rss2 = rss_bytes();
   auto t_stop = steady::now();
   n->stop();
   n.reset();
@@ -311,12 +328,17 @@ int cmd_create(const args& a) {
     {"create_per_s", static_cast<double>(r.done) / r.seconds},
     {"all_armed", armed},
     {"rss_before_bytes", rss0},
-    {"rss_bytes", rss1},
-    {"bytes_per_reservation", static_cast<double>(rss1 - rss0) / static_cast<double>(count)},
+    {"rss_active_bytes", rss1},
+    {"bytes_per_active_reservation",
+     static_cast<double>(rss1 - rss0) / static_cast<double>(count)},
+    {"all_passivated", passivated},
+    {"passivate_s", passivate_s},
+    {"rss_bytes", rss2},
+    {"bytes_per_reservation", static_cast<double>(rss2 - rss0) / static_cast<double>(count)},
     {"stop_s", seconds_since(t_stop)},
   };
   std::cout << json_text(out) << std::endl;
-  return r.errors == 0 && armed ? 0 : 1;
+  return r.errors == 0 && armed && passivated ? 0 : 1;
 }
 
 int cmd_restart(const args& a) {
