@@ -32,9 +32,15 @@ entry& add_entry(coordinator_pointer self, const std::string& key, const std::st
     st.per_app[app_of_key(key)] += 1;
     i->second.key = &i->first;
   }
-  i->second.uuid = uuid;
-  st.uuids[uuid] = key;
-  return i->second;
+  auto& e = i->second;
+  if (auto bits = pack_uuid(uuid); bits && bits != e.uuid) {
+    if (e.uuid)
+      if (auto u = st.uuids.find(*e.uuid); u != st.uuids.end() && u->second == &e)
+        st.uuids.erase(u);
+    e.uuid = bits;
+    st.uuids[*bits] = &e;
+  }
+  return e;
 }
 
 /// Keeps one pending tick, due no later than the earliest deadline.
@@ -82,9 +88,9 @@ void erase_entry(coordinator_pointer self,
     st.active -= 1;
     st.ctx->active_reservations.fetch_sub(1, std::memory_order_relaxed);
   }
-  auto u = st.uuids.find(i->second.uuid);
-  if (u != st.uuids.end() && u->second == i->first)
-    st.uuids.erase(u);
+  if (auto& bits = i->second.uuid)
+    if (auto u = st.uuids.find(*bits); u != st.uuids.end() && u->second == &i->second)
+      st.uuids.erase(u);
   auto n = st.per_app.find(app_of_key(i->first));
   if (n != st.per_app.end() && --n->second == 0)
     st.per_app.erase(n);
@@ -334,10 +340,12 @@ coordinator_actor::behavior_type coordinator(coordinator_pointer self, node_cont
       auto& st = self->state;
       std::string key;
       if (!req.uuid.empty()) {
-        auto u = st.uuids.find(lower_uuid(req.uuid));
+        auto bits = pack_uuid(req.uuid);
+        auto u = bits ? st.uuids.find(*bits) : st.uuids.end();
         if (u == st.uuids.end())
-          return make_error(errc::not_found, "no reservation with ping uuid " + req.uuid);
-        key = u->second;
+          return make_error(errc::not_found,
+                            "no reservation with ping uuid " + utf8::truncate(req.uuid, 64));
+        key = *u->second->key;
       } else {
         key = reservation_key(req.app, req.component);
       }

@@ -15,10 +15,12 @@
 #include "actors/context.hpp"
 #include "actors/deadline_heap.hpp"
 #include "actors/messages.hpp"
+#include "actors/ping_id.hpp"
 #include "actors/reservation.hpp"
 
 #include <caf/all.hpp>
 
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -72,7 +74,8 @@ using coordinator_actor = caf::typed_actor<
 struct coordinator_state {
   struct entry {
     reservation_actor actor;  ///< the active actor; nullptr = dormant
-    std::string uuid;         ///< the reservation's ping uuid (index key in `uuids`)
+    /// The reservation's ping uuid (index key in `uuids`), when canonical.
+    std::optional<uuid_bits> uuid;
     const std::string* key = nullptr;  ///< its key in `registry` (node keys stay put)
     /// When the reservation next needs evaluation (actor clock, ns); 0 = never.
     std::int64_t due_ns = 0;
@@ -95,7 +98,7 @@ struct coordinator_state {
   std::int64_t tick_ns = 0;  ///< due time of the pending tick; 0 = none
   /// Ping uuid -> reservation key, for /ping/<uuid>. Rebuilt from the records
   /// at restore and kept with the registry (create, replicated apply, removal).
-  std::unordered_map<std::string, std::string> uuids;
+  std::unordered_map<uuid_bits, entry*, uuid_bits_hash> uuids;
   /// Normalized app -> entries in `registry` (closing ones included: their slot
   /// is free once the removal is durable). Kept with the registry, so
   /// server.max_reservations_per_app is checked in O(1) and is right after a

@@ -69,6 +69,23 @@ bool is_uuid(std::string_view text) {
   return true;
 }
 
+std::optional<uuid_bits> pack_uuid(std::string_view text) {
+  if (!is_uuid(text))
+    return std::nullopt;
+  uuid_bits out;
+  int n = 0;
+  for (char c : text) {
+    if (c == '-')
+      continue;
+    auto u = static_cast<unsigned char>(c);
+    std::uint64_t v = std::isdigit(u) ? u - '0' : (std::tolower(u) - 'a' + 10);
+    auto& half = n < 16 ? out.hi : out.lo;
+    half = (half << 4) | v;
+    ++n;
+  }
+  return out;
+}
+
 std::string lower_uuid(std::string_view text) {
   std::string out;
   out.reserve(text.size());
