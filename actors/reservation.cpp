@@ -122,6 +122,9 @@ void persist(reservation_pointer self, storage::write_batch batch,
              std::optional<std::pair<std::uint64_t, checkin_entry>> added = std::nullopt,
              replication mode = replication::yes) {
   auto& st = self->state;
+  // Counted as it is written: the one place every change passes (state_counts.hpp).
+  st.counted.update(st.ctx->reservation_counts, quit_after ? nullptr : &st.rec,
+                    st.ctx->wall_now());
   for (auto& intent : intents)
     batch.put(intent);
   auto token = st.next_token++;
@@ -510,6 +513,7 @@ reservation_actor::behavior_type reservation(reservation_pointer self, node_cont
     st.base = now;
   } else {
     adopt_times(self);  // restored: stored wall times become steady times once, here
+    st.counted.update(ctx->reservation_counts, &st.rec, ctx->wall_now());  // restore counts it
     // Written before escalation levels existed: a late record that already
     // alerted in this lateness has fired its (only) first step.
     if (st.rec.late_since_ms != 0 && st.rec.escalation_level == 0

@@ -9,6 +9,7 @@
 
 #include "actors/context.hpp"
 #include "actors/messages.hpp"
+#include "actors/state_counts.hpp"
 
 #include <caf/all.hpp>
 
@@ -75,6 +76,8 @@ struct reservation_state {
   /// deque: libstdc++'s empty deque allocates ~600 bytes, per reservation.
   std::vector<pending_write> pending;
   bool closing = false;  ///< checked out; answers nothing more
+  /// This reservation's share of ctx->reservation_counts (state_counts.hpp).
+  counted_reservation counted;
 
   static inline const char* name = "gotel.reservation";
 };
