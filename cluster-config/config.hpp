@@ -126,6 +126,15 @@ struct node_address {
 /// Parses cluster.nodes; "" in `error` when valid (an empty list is valid).
 std::vector<node_address> parse_nodes(const std::string& text, std::string& error);
 
+/// What GET /metrics exposes beyond the aggregates (docs/api.md, issue 15 §7).
+struct metrics_config {
+  /// Tags (comma-separated) whose reservations get per-reservation series;
+  /// empty = none, only aggregates and per-state counts.
+  std::string per_reservation_tags;
+  /// Most reservations given per-reservation series in one scrape.
+  std::int64_t per_reservation_max = 0;
+};
+
 struct log_config {
   std::string level;  ///< trace, debug, info, warn, error
 };
@@ -138,6 +147,7 @@ struct config {
   smtp_config smtp;
   pagerduty_config pagerduty;
   slack_config slack;
+  metrics_config metrics;
 };
 
 /// The embedded defaults (defaults.hpp), with nothing read from anywhere.
