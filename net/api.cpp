@@ -316,7 +316,8 @@ struct api::impl : std::enable_shared_from_this<api::impl> {
 
   /// Answers with `header` and the body `pieces` make, streamed (chunked) on
   /// the pool. The first piece is made here, before anything is sent, so that
-  /// a storage failure at the start is still a 503 answer.
+  /// a storage failure at the start is still a 503 answer; a body that is all
+  /// in it goes out whole, with Content-Length.
   void stream(responder respond, http::response<http::empty_body> header, body_pieces pieces) {
     auto first = std::make_shared<std::string>();
     bool more = false;
@@ -324,6 +325,17 @@ struct api::impl : std::enable_shared_from_this<api::impl> {
       more = pieces(*first);
     } catch (const std::exception& e) {
       respond(error(http::status::service_unavailable, utf8::sanitize(e.what())));
+      return;
+    }
+    if (!more) {
+      // The whole body fits one piece: sent with Content-Length, as it always was.
+      http_response res{header.result(), header.version()};
+      for (auto& field : header)
+        res.set(field.name_string(), field.value());
+      res.keep_alive(true);
+      res.body() = std::move(*first);
+      res.prepare_payload();
+      respond(std::move(res));
       return;
     }
     streamed_response r;

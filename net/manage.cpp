@@ -431,9 +431,11 @@ void alert_history(const services_ptr& s, std::string target, std::optional<std:
   });
 }
 
-/// This node at a glance: role, counts by status (gotelctl status).
+/// This node at a glance: role, counts by status (gotelctl status). Answered
+/// here, not on the blocking pool: it reads counters, never the store, so it
+/// does not wait behind a long listing.
 void node_status(const services_ptr& s, responder respond) {
-  blocking(s, std::move(respond), [s] {
+  respond([&s] {
     auto& ctx = s->n->context();
     auto now = ctx.wall_now();
     // Kept as states change, never counted by a scan (actors/state_counts.hpp).
@@ -463,7 +465,7 @@ void node_status(const services_ptr& s, responder respond) {
     }
     out["nodes"] = std::move(nodes);
     return json_answer(http::status::ok, out);
-  });
+  }());
 }
 
 /// The decoded segments of `rest` ("a/b/c"); nullopt when one is malformed or empty.

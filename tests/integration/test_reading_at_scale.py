@@ -169,7 +169,14 @@ class ReadingAtScaleTest(GotelTestCase):
     def test_get_reservation_is_streamed_and_lists_as_before(self):
         g = self.server(env=FAST)
         n = 3000
-        bulk_reserve(g.port, [job(i) for i in range(n)])
+        bulk_reserve(g.port, [job(i) for i in range(10)])
+        # A listing that fits one piece goes out whole, with Content-Length, as before.
+        small = g.get("/reservation")
+        self.assertEqual(small.status, 200)
+        self.assertEqual(int(small.headers["content-length"]), len(small.body))
+        self.assertNotIn("transfer-encoding", small.headers)
+        self.assertEqual(len(small.json()["result"]), 10)
+        bulk_reserve(g.port, [job(i) for i in range(10, n)])
         conn = http.client.HTTPConnection(HOST, g.port, timeout=30)
         try:
             # Checkins on one connection: ties and order by last checkin.
