@@ -4,6 +4,7 @@
 /// actor that points at it.
 
 #include "actors/schedule.hpp"
+#include "actors/state_counts.hpp"
 #include "storage/group_commit.hpp"
 #include "storage/store.hpp"
 
@@ -13,6 +14,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -48,6 +50,10 @@ struct node_context {
   /// Checkins accepted by this node's reservation actors since start (the
   /// gotel_checkins_total counter on /metrics); relaxed, for monitoring only.
   std::atomic<std::uint64_t> checkins_total{0};
+  /// Reservations per state (actors/state_counts.hpp), moved by every change
+  /// a reservation persists; what /api/v1/status and /metrics report.
+  /// Each reservation's share is kept by the coordinator (its registry entry).
+  std::shared_ptr<state_counters> reservation_counts = std::make_shared<state_counters>();
 
   // -- cluster (actors/cluster.hpp); a single node is always the coordinator --
   /// The cluster actor, or nullptr for a single node.

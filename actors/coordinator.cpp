@@ -79,11 +79,21 @@ std::int64_t steady_ns_of(coordinator_pointer self, unix_ms wall) {
   return to_ns(now + std::chrono::milliseconds{wall - self->state.ctx->wall_now()});
 }
 
-/// Unregisters `i` (its uuid, its app's count, its deadline).
+/// Moves `e`'s share of the per-state counters to `after`.
+void count(coordinator_pointer self, entry& e, std::optional<count_entry> after) {
+  if (e.counted == after)
+    return;
+  auto& ctx = *self->state.ctx;
+  ctx.reservation_counts->adjust(e.counted, after, ctx.wall_now());
+  e.counted = after;
+}
+
+/// Unregisters `i` (its uuid, its app's count, its deadline, its state count).
 void erase_entry(coordinator_pointer self,
                  std::unordered_map<std::string, coordinator_state::entry>::iterator i) {
   auto& st = self->state;
   st.deadlines.erase(&i->second);
+  count(self, i->second, std::nullopt);
   if (i->second.actor) {
     st.active -= 1;
     st.ctx->active_reservations.fetch_sub(1, std::memory_order_relaxed);
@@ -161,6 +171,8 @@ reservation_actor spawn_reservation(coordinator_pointer self, entry& e, reservat
   auto& st = self->state;
   auto coord = caf::actor_cast<caf::actor>(self);
   const auto& key = *e.key;
+  // The actor starts from this count and reports changes (persist()).
+  count(self, e, is_new ? std::nullopt : std::optional<count_entry>{count_entry_of(rec)});
   auto hdl = self->spawn(reservation, st.ctx, coord, key, std::move(rec), is_new, e.skew_ms);
   auto addr = hdl.address();  // weak: the functor must not keep its actor alive
   hdl->attach_functor([coord, key, addr](const caf::error& reason) {
@@ -534,6 +546,18 @@ coordinator_actor::behavior_type coordinator(coordinator_pointer self, node_cont
       set_due(self, i->second, due_ns);
     },
     [=](arm_atom) -> std::uint64_t { return self->state.deadlines.size(); },
+    [=](count_atom, std::string& key, bool present, bool flagged, bool failed, bool running,
+        std::int64_t snooze_until_ms) {
+      auto& st = self->state;
+      auto i = st.registry.find(key);
+      if (i == st.registry.end() || !i->second.actor
+          || i->second.actor.address() != self->current_sender())
+        return;  // from an actor that is no longer this reservation's
+      std::optional<count_entry> after;
+      if (present)
+        after = count_entry{flagged, failed, running, snooze_until_ms};
+      count(self, i->second, after);
+    },
     [=](passivate_atom, std::string& key, std::uint32_t handled, std::int64_t due_ns,
         std::int64_t skew_ms) -> bool {
       auto& st = self->state;
@@ -565,8 +589,10 @@ coordinator_actor::behavior_type coordinator(coordinator_pointer self, node_cont
           max_id = std::max(max_id, rec.job_id);
           ensure_uuid(key, rec);
           auto& e = add_entry(self, key, rec.uuid);
-          if (!e.actor)
+          if (!e.actor) {
             set_due(self, e, due_of(self, rec));
+            count(self, e, count_entry_of(rec));
+          }
           ++restored;
           return true;
         });

@@ -17,6 +17,7 @@
 #include "actors/messages.hpp"
 #include "actors/ping_id.hpp"
 #include "actors/reservation.hpp"
+#include "actors/state_counts.hpp"
 
 #include <caf/all.hpp>
 
@@ -52,6 +53,9 @@ using coordinator_actor = caf::typed_actor<
   caf::replies_to<passivate_atom, std::string, std::uint32_t, std::int64_t,
                   std::int64_t>::with<bool>,
   caf::reacts_to<tick_atom, std::int64_t>,
+  /// From a reservation actor: its count entry changed (state_counts.hpp):
+  /// present, flagged, failed, running, snooze_until_ms.
+  caf::reacts_to<count_atom, std::string, bool, bool, bool, bool, std::int64_t>,
   /// Loads every stored reservation and spawns its actor; replies how many.
   caf::replies_to<restore_atom>::with<std::uint64_t>,
   /// A change replicated from the cluster's coordinator: routed to (or spawns)
@@ -87,6 +91,9 @@ struct coordinator_state {
     /// after a restore): its next activation converts with it.
     std::int64_t skew_ms = unknown_skew;
     bool closing = false;  ///< a checkout is being persisted
+    /// Its share of ctx->reservation_counts (state_counts.hpp); nullopt = not
+    /// counted (a new reservation not yet written).
+    std::optional<count_entry> counted;
     /// Its deadline passed while this node could not alert: evaluated again on
     /// reevaluate_atom (takeover, lease back), not before.
     bool parked = false;

@@ -133,6 +133,17 @@ void persist(reservation_pointer self, storage::write_batch batch,
              std::optional<std::pair<std::uint64_t, checkin_entry>> added = std::nullopt,
              replication mode = replication::yes) {
   auto& st = self->state;
+  // Counted as it is written: the one place every change passes. The
+  // coordinator holds the count (state_counts.hpp), also while passivated.
+  std::optional<count_entry> counted;
+  if (!quit_after)
+    counted = count_entry_of(st.rec);
+  if (counted != st.told) {
+    st.told = counted;
+    auto c = counted.value_or(count_entry{});
+    caf::send_as(caf::actor_cast<caf::actor>(self), st.owner, count_atom::value, st.key,
+                 counted.has_value(), c.flagged, c.failed, c.running, c.snooze_until_ms);
+  }
   for (auto& intent : intents)
     batch.put(intent);
   auto token = st.next_token++;
@@ -545,6 +556,8 @@ reservation_actor::behavior_type reservation(reservation_pointer self, node_cont
   st.ctx = ctx;
   st.owner = std::move(owner);
   st.last_active = self->clock().now();
+  if (!is_new)
+    st.told = count_entry_of(rec);  // the coordinator counted it so when it spawned us
   if (ctx->passivate_after.count() > 0)
     schedule_idle(self, ctx->passivate_after);
   st.key = std::move(key);

@@ -13,6 +13,7 @@
 
 #include "actors/context.hpp"
 #include "actors/messages.hpp"
+#include "actors/state_counts.hpp"
 
 #include <caf/all.hpp>
 
@@ -97,6 +98,9 @@ struct reservation_state {
   /// deque: libstdc++'s empty deque allocates ~600 bytes, per reservation.
   std::vector<pending_write> pending;
   bool closing = false;  ///< checked out; answers nothing more
+  /// The count entry its coordinator holds for it (state_counts.hpp); a change
+  /// is reported when persisted. nullopt: not counted (new, or removed).
+  std::optional<count_entry> told;
 
   static inline const char* name = "gotel.reservation";
 };

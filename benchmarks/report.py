@@ -225,6 +225,40 @@ def main():
             f"{r['p50_ms']:.3f} / {r['p99_ms']:.3f} ms; {r['rps']:,.0f}/s "
             f"({r['requests']:,} requests, {r['errors']} errors)", target, result)
 
+    # 8. reading at scale (issue 15 section 7)
+    rd = find("reading")
+    if rd and "error" not in rd:
+        n = f"{rd['count']:,}"
+        avg = rd.get("loadavg")
+        where = f" (load average {avg[0]:.1f} at start)" if avg else ""
+
+        def kib(b):
+            return f"{b / 1024:,.1f} KiB" if b < 10 * MIB else f"{b / MIB:,.1f} MiB"
+        row("8. reading", f"GET /status (web UI, first page) at {n}{where}",
+            f"{kib(rd['status_page_bytes'])} in {rd['status_page_ms']:,.1f} ms",
+            "<= 1 s", verdict(rd["status_page_ms"] <= 1000))
+        row("8. reading", f"GET /metrics at {n} (no tags selected)",
+            f"{kib(rd['metrics_bytes'])} in {rd['metrics_ms']:,.1f} ms",
+            "<= 64 KiB, whatever N", verdict(rd["metrics_bytes"] <= 64 * 1024))
+        row("8. reading", f"GET /api/v1/reservations (first page, 500 rows) at {n}",
+            f"{kib(rd['api_page_bytes'])} in {rd['api_page_ms']:,.1f} ms "
+            f"(100 rows: {rd['api_page_100_ms']:,.1f} ms)",
+            "<= 1 s", verdict(rd["api_page_ms"] <= 1000))
+        row("8. reading", f"GET /api/v1/status at {n}", f"{rd['api_status_ms']:,.1f} ms",
+            "<= 100 ms (counters, no scan)", verdict(rd["api_status_ms"] <= 100))
+        row("8. reading", f"GET /api/v1/reservations?status=late at {n}, none late (a full pass)",
+            f"{kib(rd['api_late_bytes'])} in {rd['api_late_ms']:,.1f} ms")
+        row("8. reading", f"GET /api/v1/reservations?q=... at {n} (search, a full pass)",
+            f"{kib(rd['api_search_bytes'])} in {rd['api_search_ms']:,.1f} ms")
+        growth = rd["listing_rss_peak_bytes"] - rd["listing_rss_before_bytes"]
+        row("8. reading", f"GET /reservation (every row) at {n}: streamed, RSS while streaming",
+            f"{rd['listing_bytes'] / MIB:,.1f} MiB in {rd['listing_s']:,.1f} s, "
+            f"{'chunked' if rd['listing_chunked'] else 'NOT chunked'}; RSS "
+            f"{rd['listing_rss_before_bytes'] / MIB:,.0f} MiB before, peak "
+            f"{rd['listing_rss_peak_bytes'] / MIB:,.0f} MiB (+{growth / MIB:,.0f} MiB)",
+            "chunked, RSS growth < 1/4 of the body",
+            verdict(rd["listing_chunked"] and growth < rd["listing_bytes"] / 4))
+
     broken = [s for s in steps if "error" in s]
     for b in broken:
         row("broken", b["step"], b["error"], "", "broken")

@@ -65,6 +65,7 @@ using M = smtp_config;
 using P = pagerduty_config;
 using K = slack_config;
 using R = reservations_config;
+using X = metrics_config;
 constexpr auto in_server = &config::server;
 constexpr auto in_alerts = &config::alerts;
 constexpr auto in_log = &config::log;
@@ -73,6 +74,7 @@ constexpr auto in_smtp = &config::smtp;
 constexpr auto in_pagerduty = &config::pagerduty;
 constexpr auto in_slack = &config::slack;
 constexpr auto in_reservations = &config::reservations;
+constexpr auto in_metrics = &config::metrics;
 
 const std::vector<setting>& settings() {
   static const std::vector<setting> table = {
@@ -252,6 +254,13 @@ const std::vector<setting>& settings() {
       row<in_reservations, &R::passivate_after_seconds>(
           "reservations.passivate_after_seconds", defaults::passivate_after_seconds,
           "a reservation actor idle this long is passivated (record and deadline kept); 0 = never"),
+      row<in_metrics, &X::per_reservation_tags>(
+          "metrics.per_reservation_tags", unset,
+          "tags whose reservations get per-reservation /metrics series, comma-separated;"
+          " empty = none (aggregates and per-state counts only)"),
+      row<in_metrics, &X::per_reservation_max>(
+          "metrics.per_reservation_max", defaults::metrics_per_reservation_max,
+          "most reservations given per-reservation /metrics series"),
   };
   return table;
 }
@@ -877,6 +886,8 @@ std::string validate(const config& cfg) {
               cfg.slack.webhook_url.starts_with("https://"),
           "slack.webhook_url must be empty or start with http:// or https://");
   require(cfg.slack.timeout_ms > 0, "slack.timeout_ms must be > 0, got " + n(cfg.slack.timeout_ms));
+  require(cfg.metrics.per_reservation_max >= 0,
+          "metrics.per_reservation_max must be >= 0, got " + n(cfg.metrics.per_reservation_max));
 
   const auto& c = cfg.cluster;
   require(c.heartbeat_ms > 0, "cluster.heartbeat_ms must be > 0, got " + n(c.heartbeat_ms));

@@ -131,6 +131,13 @@ struct reservations_config {
   /// An active reservation actor idle this long is passivated (its record and
   /// deadline stay; it is activated again when needed); 0 = never.
   std::int64_t passivate_after_seconds = 0;
+/// What GET /metrics exposes beyond the aggregates (docs/api.md, issue 15 §7).
+struct metrics_config {
+  /// Tags (comma-separated) whose reservations get per-reservation series;
+  /// empty = none, only aggregates and per-state counts.
+  std::string per_reservation_tags;
+  /// Most reservations given per-reservation series in one scrape.
+  std::int64_t per_reservation_max = 0;
 };
 
 struct log_config {
@@ -146,6 +153,7 @@ struct config {
   pagerduty_config pagerduty;
   slack_config slack;
   reservations_config reservations;
+  metrics_config metrics;
 };
 
 /// The embedded defaults (defaults.hpp), with nothing read from anywhere.

@@ -115,6 +115,11 @@ inline constexpr std::int64_t slack_timeout_ms = 5000;
 
 inline constexpr const char* log_level = "info";
 
+/// Per-reservation /metrics series for at most this many reservations: seven
+/// series each, so 7,000 in all, within Prometheus' advice to keep a target's
+/// series in the low thousands (every series costs the server memory).
+inline constexpr std::int64_t metrics_per_reservation_max = 1000;
+
 /// Heartbeats twice a second: cheap, and a lost one is noticed well before the timeout.
 inline constexpr std::int64_t heartbeat_ms = 500;
 /// Three seconds of silence (six heartbeats) before a peer is declared dead:

@@ -155,6 +155,19 @@ std::string listing_json(const std::vector<reservation_record>& recs, unix_ms no
   return json_text(out);
 }
 
+/// Rows of the web UI's first page, rendered into GET /status.
+constexpr std::size_t ui_first_page = 50;
+
+/// What every HTML page is sent with: never framed (clickjacking), never
+/// sniffed, only the page's own script.
+template <class Message>
+void set_html_headers(Message& res) {
+  res.set(http::field::content_type, "text/html; charset=utf-8");
+  res.set("Content-Security-Policy", html_content_security_policy());
+  res.set("X-Content-Type-Options", "nosniff");
+  res.set("X-Frame-Options", "DENY");
+}
+
 struct api::impl : std::enable_shared_from_this<api::impl> {
   node& n;
   field_limits limits;
@@ -301,13 +314,47 @@ struct api::impl : std::enable_shared_from_this<api::impl> {
     return v;
   }
 
-  std::vector<reservation_record> all_reservations(storage::status& st) {
-    std::vector<reservation_record> out;
-    st = n.store().for_each_reservation([&](const std::string&, reservation_record&& rec) {
-      out.push_back(std::move(rec));
-      return true;
-    });
-    return out;
+  /// Answers with `header` and the body `pieces` make, streamed (chunked) on
+  /// the pool. The first piece is made here, before anything is sent, so that
+  /// a storage failure at the start is still a 503 answer; a body that is all
+  /// in it goes out whole, with Content-Length.
+  void stream(responder respond, http::response<http::empty_body> header, body_pieces pieces) {
+    auto first = std::make_shared<std::string>();
+    bool more = false;
+    try {
+      more = pieces(*first);
+    } catch (const std::exception& e) {
+      respond(error(http::status::service_unavailable, utf8::sanitize(e.what())));
+      return;
+    }
+    if (!more) {
+      // The whole body fits one piece: sent with Content-Length, as it always was.
+      http_response res{header.result(), header.version()};
+      for (auto& field : header)
+        res.set(field.name_string(), field.value());
+      res.keep_alive(true);
+      res.body() = std::move(*first);
+      res.prepare_payload();
+      respond(std::move(res));
+      return;
+    }
+    streamed_response r;
+    r.header = std::move(header);
+    r.header.keep_alive(true);
+    r.next = [first, more, pieces = std::move(pieces)](std::string& out) mutable {
+      if (first) {
+        out = std::move(*first);
+        first.reset();
+        return more;
+      }
+      return pieces(out);
+    };
+    std::weak_ptr<impl> w = shared_from_this();
+    r.run = [w](std::function<void()> job) {
+      if (auto d = w.lock())
+        d->run_blocking(std::move(job));
+    };
+    respond.stream(std::move(r));
   }
 
   /// The newest alert log entries (what was delivered, grouped or expired).
@@ -366,18 +413,17 @@ struct api::impl : std::enable_shared_from_this<api::impl> {
            [](reserve_request& r) { return caf::make_message(reserve_atom::value, r); },
            [](const reserve_request&, const reservation_record&) { return "\"OK\""; });
     } else if (path == "/reservation" && get) {
+      // Every reservation, newest checkin first, as the original lists them;
+      // streamed from a snapshot, never held whole (net/listing.hpp).
       auto self = shared_from_this();
-      offload(std::move(respond), [self] {
-        storage::status st;
-        auto recs = self->all_reservations(st);
-        if (!st.ok())
-          return error(http::status::service_unavailable, "storage failure: " + st.message);
-        // Newest checkin first, as the original lists (never checked in last).
-        std::stable_sort(recs.begin(), recs.end(), [](const auto& a, const auto& b) {
-          return a.last_checkin_ms > b.last_checkin_ms;
-        });
-        return json(http::status::ok,
-                    listing_json(recs, self->n.context().wall_now(), self->n.context().policy));
+      run_blocking([self, respond = std::move(respond)]() mutable {
+        auto& ctx = self->n.context();
+        std::shared_ptr<storage::reservation_snapshot> snap = self->n.store().snapshot();
+        http::response<http::empty_body> header{http::status::ok, 11};
+        header.set(http::field::server, "gotel");
+        header.set(http::field::content_type, "application/json");
+        self->stream(std::move(respond), std::move(header),
+                     reservation_listing_pieces(std::move(snap), ctx.wall_now(), ctx.policy));
       });
     } else if (path == "/checkin" && post) {
       call(
@@ -418,27 +464,49 @@ struct api::impl : std::enable_shared_from_this<api::impl> {
       auto page = std::string{path};
       // /status is the web UI (net/ui.hpp); /status?plain=1 the original's bare table.
       bool plain = query_param(target, "plain").has_value();
-      offload(std::move(respond), [self, page, plain] {
+      if (page == "/status" && plain) {
+        // The original's table of every row: streamed from a snapshot.
+        run_blocking([self, respond = std::move(respond)]() mutable {
+          auto& ctx = self->n.context();
+          http::response<http::empty_body> header{http::status::ok, 11};
+          header.set(http::field::server, "gotel");
+          set_html_headers(header);
+          self->stream(std::move(respond), std::move(header),
+                       status_table_pieces(self->n.store().snapshot(), ctx.wall_now(),
+                                           ctx.policy));
+        });
+        return;
+      }
+      offload(std::move(respond), [self, page] {
         storage::status st;
-        auto recs = self->all_reservations(st);
+        auto now = self->n.context().wall_now();
+        std::vector<reservation_record> recs;
+        if (page == "/status") {
+          // The web UI with its first page rendered in (key order); the
+          // script pages, sorts and filters through the management API.
+          st = self->n.store().for_each_reservation([&](const std::string&, reservation_record&& rec) {
+            recs.push_back(std::move(rec));
+            return recs.size() < ui_first_page;
+          });
+        } else if (page == "/badguests") {
+          // Only the reservations that alerted, not every one.
+          st = self->n.store().for_each_reservation([&](const std::string&, reservation_record&& rec) {
+            if (rec.alerts > 0)
+              recs.push_back(std::move(rec));
+            return true;
+          });
+        }
         if (!st.ok())
           return error(http::status::service_unavailable, "storage failure: " + st.message);
-        auto now = self->n.context().wall_now();
         std::string html;
-        if (page == "/status" && plain)
-          html = status_page(recs, now, self->n.context().policy);
-        else if (page == "/status")
+        if (page == "/status")
           html = status_app_page(recs, now, self->n.context().policy);
         else if (page == "/badguests")
           html = badguests_page(recs, self->recent_alerts());
         else
           html = nodes_page(self->cluster_view(), self->n.settings().server.node_id);
         http_response res{http::status::ok, 11};
-        res.set(http::field::content_type, "text/html; charset=utf-8");
-        // Never framed (clickjacking), never sniffed, only the page's own script.
-        res.set("Content-Security-Policy", html_content_security_policy());
-        res.set("X-Content-Type-Options", "nosniff");
-        res.set("X-Frame-Options", "DENY");
+        set_html_headers(res);
         res.body() = std::move(html);
         res.prepare_payload();
         return res;

@@ -421,8 +421,28 @@ int main(int argc, char** argv) {
     add("tag", tag_filter);
     add("status", status_filter);
     add("app", app_filter);
-    rc = report(http(c, "GET", "/api/v1/reservations" + query), raw,
-                [](const json& d) { return table(d["result"]); });
+    // The API answers a page at a time (docs/api.md): follow next_cursor and
+    // list every page as one.
+    add("limit", "5000");
+    auto first = http(c, "GET", "/api/v1/reservations" + query);
+    auto all = ok(first) ? json::parse(first.body, nullptr, false) : json{};
+    for (int page = 0; page < 100000 && all.is_object() && all.contains("next_cursor")
+                       && all["next_cursor"].is_string();
+         ++page) {
+      auto more = http(c, "GET", "/api/v1/reservations" + query + "&cursor="
+                                   + escape(all["next_cursor"].get<std::string>()));
+      auto doc = ok(more) ? json::parse(more.body, nullptr, false) : json{};
+      if (!doc.is_object() || !doc.contains("result")) {
+        first = more;  // report the failure
+        break;
+      }
+      for (auto& row : doc["result"])
+        all["result"].push_back(row);
+      all["next_cursor"] = doc["next_cursor"];
+    }
+    if (ok(first) && all.is_object())
+      first.body = gotel::json_text(all);
+    rc = report(first, raw, [](const json& d) { return table(d["result"]); });
   } else if (*status) {
     if (job_app.empty()) {
       rc = report(http(c, "GET", "/api/v1/status"), raw, [](const json& d) {

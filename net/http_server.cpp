@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <optional>
 #include <thread>
 #include <type_traits>
 #include <vector>
@@ -34,6 +35,34 @@ http_response json_response(http::status status, std::string body, unsigned vers
   res.body() = std::move(body);
   res.prepare_payload();
   return res;
+}
+
+void responder::stream(streamed_response&& s) const {
+  if (stream_)
+    return stream_(std::move(s));
+  // No streaming server behind this responder: the pieces, made here, in one.
+  std::string body;
+  try {
+    for (std::string piece;; piece.clear()) {
+      bool more = s.next(piece);
+      body += piece;
+      if (!more)
+        break;
+    }
+  } catch (const std::exception& e) {
+    spdlog::error("http: a streamed answer failed: {}", utf8::printable(e.what()));
+    send_(json_response(http::status::internal_server_error,
+                        "{\"success\":false,\"message\":\"internal error; see the server log\"}",
+                        s.header.version(), false));
+    return;
+  }
+  http_response res{s.header.result(), s.header.version()};
+  for (auto& field : s.header)
+    res.set(field.name_string(), field.value());
+  res.chunked(false);
+  res.body() = std::move(body);
+  res.prepare_payload();
+  send_(std::move(res));
 }
 
 namespace {
@@ -225,9 +254,9 @@ class session : public std::enable_shared_from_this<session<Stream>> {
     // The first answer wins: after a handler threw, or a callback was called
     // again with a 500 (net/bridge.cpp deliver), a second one is dropped.
     auto answered = std::make_shared<std::atomic<bool>>(false);
+    bool head = req.method() == http::verb::head;
     try {
-      handler_(std::move(req), remote_, [self, version, keep_alive,
-                                         answered](http_response&& res) {
+      auto send = [self, version, keep_alive, answered](http_response&& res) {
         if (answered->exchange(true))
           return;
         res.version(version);
@@ -235,7 +264,19 @@ class session : public std::enable_shared_from_this<session<Stream>> {
           res.keep_alive(false);
         asio::post(self->stream_.get_executor(),
                    [self, res = std::move(res)]() mutable { self->write(std::move(res)); });
-      });
+      };
+      auto stream = [self, version, keep_alive, head, answered](streamed_response&& r) {
+        if (answered->exchange(true))
+          return;
+        auto job = std::make_shared<stream_job>();
+        job->r = std::move(r);
+        job->r.header.version(version);
+        if (!keep_alive)
+          job->r.header.keep_alive(false);
+        job->head = head;
+        asio::post(self->stream_.get_executor(), [self, job] { self->write_streamed(job); });
+      };
+      handler_(std::move(req), remote_, responder{std::move(send), std::move(stream)});
     } catch (const std::exception& e) {
       // A handler that throws answers 500 and the process goes on serving
       // (issue 13: one request must never end the node).
@@ -285,6 +326,97 @@ class session : public std::enable_shared_from_this<session<Stream>> {
                           return self->close();
                         self->read();
                       });
+  }
+
+  /// A streamed response on its way (streamed_response): the header, then one
+  /// chunk per piece, each made on the pool only once the previous one is sent.
+  struct stream_job {
+    streamed_response r;
+    std::optional<http::response_serializer<http::empty_body>> header;
+    std::string piece;
+    bool head = false;
+    /// HTTP/1.0 has no chunked coding: the body is sent as it is and ends when
+    /// the connection closes.
+    bool raw = false;
+  };
+
+  void write_streamed(std::shared_ptr<stream_job> job) {
+    job->raw = job->r.header.version() < 11;
+    if (job->raw) {
+      job->r.header.chunked(false);
+      job->r.header.keep_alive(false);
+    } else {
+      job->r.header.chunked(true);
+    }
+    job->header.emplace(job->r.header);
+    tcp_layer().expires_after(std::chrono::milliseconds(opts_.idle_timeout_ms));
+    http::async_write_header(
+      stream_, *job->header,
+      [self = this->shared_from_this(), job](beast::error_code ec, std::size_t) {
+        if (ec)
+          return self->drop();
+        if (job->head)  // HEAD: the header says chunked, and no body follows
+          return self->after_write(job->r.header.keep_alive());
+        self->next_piece(job);
+      });
+  }
+
+  /// Makes the next piece on the pool, then writes it here.
+  void next_piece(std::shared_ptr<stream_job> job) {
+    auto self = this->shared_from_this();
+    auto run = job->r.run ? job->r.run : [](std::function<void()> f) { f(); };
+    run([self, job] {
+      std::string piece;
+      bool more = false;
+      bool failed = false;
+      try {
+        more = job->r.next(piece);
+      } catch (const std::exception& e) {
+        spdlog::error("http: a streamed answer to {} failed: {}", self->remote_,
+                      utf8::printable(e.what()));
+        failed = true;
+      } catch (...) {
+        failed = true;
+      }
+      asio::post(self->stream_.get_executor(),
+                 [self, job, piece = std::move(piece), more, failed]() mutable {
+                   self->write_piece(std::move(job), std::move(piece), more, failed);
+                 });
+    });
+  }
+
+  void write_piece(std::shared_ptr<stream_job> job, std::string piece, bool more, bool failed) {
+    if (failed)
+      return drop();  // the client sees the body cut short (no last chunk)
+    auto then = [self = this->shared_from_this(), job, more](beast::error_code ec, std::size_t) {
+      if (ec)
+        return self->drop();
+      if (more)
+        return self->next_piece(job);
+      if (job->raw)
+        return self->close();
+      self->tcp_layer().expires_after(std::chrono::milliseconds(self->opts_.idle_timeout_ms));
+      asio::async_write(self->stream_, http::make_chunk_last(),
+                        [self, job](beast::error_code ec2, std::size_t) {
+                          if (ec2)
+                            return self->drop();
+                          self->after_write(job->r.header.keep_alive());
+                        });
+    };
+    if (piece.empty())
+      return then({}, 0);
+    job->piece = std::move(piece);
+    tcp_layer().expires_after(std::chrono::milliseconds(opts_.idle_timeout_ms));
+    if (job->raw)
+      asio::async_write(stream_, asio::buffer(job->piece), std::move(then));
+    else
+      asio::async_write(stream_, http::make_chunk(asio::buffer(job->piece)), std::move(then));
+  }
+
+  void after_write(bool keep_alive) {
+    if (!keep_alive)
+      return close();
+    read();
   }
 
   /// Ends a healthy connection: over TLS, close_notify first (bounded by the

@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <type_traits>
 
 namespace boost::asio::ssl {
 class context;
@@ -23,8 +24,45 @@ namespace http = boost::beast::http;
 using http_request = http::request<http::string_body>;
 using http_response = http::response<http::string_body>;
 
-/// Sends the response for one request. Thread-safe; call exactly once.
-using responder = std::function<void(http_response&&)>;
+/// A response whose body is made and sent piece by piece with chunked transfer
+/// coding, never held whole (GET /reservation at a million rows, issue 15 §7).
+struct streamed_response {
+  /// Status and headers; the server sets Transfer-Encoding: chunked.
+  http::response<http::empty_body> header;
+  /// Appends the next piece of the body to `out` (empty is fine); returns
+  /// false once the body is complete. Called one call at a time, through `run`
+  /// (never on an I/O thread), and only as fast as the client reads. If it
+  /// throws, the connection is closed with the body cut short.
+  std::function<bool(std::string& out)> next;
+  /// Runs one call of `next` off the I/O threads (the api's blocking pool).
+  /// A job it drops (shutting down) closes the connection.
+  std::function<void(std::function<void()>)> run;
+};
+
+/// Sends the response for one request. Thread-safe; call exactly once (either
+/// form). Made from any callable taking http_response&& (tests, wrappers);
+/// then stream() collects the pieces and sends them as one response.
+class responder {
+ public:
+  using send_fn = std::function<void(http_response&&)>;
+  using stream_fn = std::function<void(streamed_response&&)>;
+
+  responder() = default;
+  template <class F, std::enable_if_t<!std::is_same_v<std::decay_t<F>, responder>
+                                        && std::is_invocable_v<F&, http_response&&>,
+                                      int> = 0>
+  responder(F f) : send_(std::move(f)) {}
+  responder(send_fn send, stream_fn stream) : send_(std::move(send)), stream_(std::move(stream)) {}
+
+  void operator()(http_response&& res) const { send_(std::move(res)); }
+  /// Sends `s` in pieces (or, without a streaming server, whole).
+  void stream(streamed_response&& s) const;
+  explicit operator bool() const { return static_cast<bool>(send_); }
+
+ private:
+  send_fn send_;
+  stream_fn stream_;
+};
 
 using http_handler =
   std::function<void(http_request&& req, const std::string& remote, responder respond)>;

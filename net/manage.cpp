@@ -5,6 +5,7 @@
 #include "net/embedded.hpp"
 #include "net/listing.hpp"
 #include "net/metrics.hpp"
+#include "net/paging.hpp"
 #include "storage/utf8.hpp"
 
 #include <nlohmann/json.hpp>
@@ -43,11 +44,7 @@ http_response error(http::status status, const std::string& message) {
 
 /// "ok", "late" or "paused" (a snoozed job is paused even while late).
 std::string status_of(const reservation_record& rec, unix_ms now, const schedule_policy& p) {
-  if (is_snoozed(rec, now))
-    return "paused";
-  if (is_failing(rec, now, p))  // late, or a reported failure not yet resolved
-    return "late";
-  return "ok";
+  return std::string{to_string(state_of(rec, now, p))};
 }
 
 /// GET /reservation's element plus the management API's `status`.
@@ -222,35 +219,45 @@ http_response not_allowed(http::verb m, std::string_view path) {
 
 // -- handlers -----------------------------------------------------------------
 
+/// A page of reservations (net/paging.hpp): `result` as before, then `total`
+/// (every match), `next_cursor` (null on the last page) and `limit`. A client
+/// that sends no cursor gets the first page.
 void list_reservations(const services_ptr& s, std::string target, responder respond) {
-  blocking(s, std::move(respond), [s, target] {
-    auto status = query_param(target, "status");
-    if (status && *status != "ok" && *status != "late" && *status != "paused")
-      return error(http::status::bad_request, "status must be ok, late or paused");
-    auto tag = query_param(target, "tag");
-    auto app = query_param(target, "app");
-    auto component = query_param(target, "component");
+  std::string why;
+  auto query = parse_listing_query(target, why);
+  if (!query)
+    return respond(error(http::status::bad_request, why));
+  blocking(s, std::move(respond), [s, q = std::move(*query)] {
     auto& ctx = s->n->context();
     auto now = ctx.wall_now();
-    ordered_json result = ordered_json::array();
-    auto st = s->n->store().for_each_reservation([&](const std::string&, reservation_record&& rec) {
-      if (app && !same_name(rec.app, *app))
-        return true;
-      if (component && !same_name(rec.component, *component))
-        return true;
-      if (tag && std::find(rec.tags.begin(), rec.tags.end(), normalize_name(*tag)) == rec.tags.end())
-        return true;
-      auto view = reservation_view(rec, now, ctx.policy);
-      if (status && view["status"] != *status)
-        return true;
-      result.push_back(std::move(view));
-      return true;
-    });
+    auto snap = s->n->store().snapshot();
+    storage::status st;
+    auto page = select_page(
+      q, now, ctx.policy,
+      [&snap](const std::string& after, const auto& visit) {
+        return snap->for_each_after(after, visit);
+      },
+      st);
     if (!st.ok())
       return error(http::status::service_unavailable, "storage failure: " + st.message);
+    ordered_json result = ordered_json::array();
+    for (auto& rec : page.rows)
+      result.push_back(reservation_view(rec, now, ctx.policy));
+    std::uint64_t total = 0;
+    if (page.total) {
+      total = *page.total;
+    } else {
+      // No filter but status: the counters know (actors/state_counts.hpp).
+      auto counts = ctx.reservation_counts->read(now);
+      total = q.status ? counts.of(*q.status) : counts.total;
+    }
     ordered_json out;
     out["success"] = true;
     out["result"] = std::move(result);
+    out["total"] = total;
+    out["next_cursor"] =
+      page.next_cursor.empty() ? ordered_json(nullptr) : ordered_json(page.next_cursor);
+    out["limit"] = q.limit;
     return json_answer(http::status::ok, out);
   });
 }
@@ -424,20 +431,15 @@ void alert_history(const services_ptr& s, std::string target, std::optional<std:
   });
 }
 
-/// This node at a glance: role, counts by status (gotelctl status).
+/// This node at a glance: role, counts by status (gotelctl status). Answered
+/// here, not on the blocking pool: it reads counters, never the store, so it
+/// does not wait behind a long listing.
 void node_status(const services_ptr& s, responder respond) {
-  blocking(s, std::move(respond), [s] {
+  respond([&s] {
     auto& ctx = s->n->context();
     auto now = ctx.wall_now();
-    std::uint64_t total = 0, ok = 0, late = 0, paused = 0;
-    auto st = s->n->store().for_each_reservation([&](const std::string&, reservation_record&& rec) {
-      ++total;
-      auto status = status_of(rec, now, ctx.policy);
-      (status == "ok" ? ok : status == "late" ? late : paused) += 1;
-      return true;
-    });
-    if (!st.ok())
-      return error(http::status::service_unavailable, "storage failure: " + st.message);
+    // Kept as states change, never counted by a scan (actors/state_counts.hpp).
+    auto counts = ctx.reservation_counts->read(now);
     auto view = s->cluster_view();
     ordered_json out;
     out["success"] = true;
@@ -445,10 +447,12 @@ void node_status(const services_ptr& s, responder respond) {
     out["coordinator"] = ctx.coordinator.load();
     out["coordinator_id"] = view.coordinator_id;
     out["epoch"] = view.epoch;
-    out["reservations"] = total;
-    out["ok"] = ok;
-    out["late"] = late;
-    out["paused"] = paused;
+    out["reservations"] = counts.total;
+    out["ok"] = counts.ok;
+    out["late"] = counts.late;
+    out["paused"] = counts.paused;
+    out["failed"] = counts.failed;
+    out["running"] = counts.running;
     out["checkins_total"] = ctx.checkins_total.load(std::memory_order_relaxed);
     ordered_json nodes = ordered_json::array();
     for (auto& p : view.nodes) {
@@ -461,7 +465,7 @@ void node_status(const services_ptr& s, responder respond) {
     }
     out["nodes"] = std::move(nodes);
     return json_answer(http::status::ok, out);
-  });
+  }());
 }
 
 /// The decoded segments of `rest` ("a/b/c"); nullopt when one is malformed or empty.

@@ -4,8 +4,10 @@
 #include "actors/messages.hpp"
 #include "alerters/dispatcher.hpp"
 #include "net/manage.hpp"
+#include "net/setting_lists.hpp"
 #include "storage/utf8.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 
@@ -74,11 +76,14 @@ std::string metrics_text(const std::vector<reservation_record>& recs, unix_ms no
     labels.push_back("{app=\"" + escape_label_value(rec.app) + "\",component=\""
                      + escape_label_value(rec.component) + "\"}");
   std::string out;
-  out.reserve(256 + recs.size() * 6 * 80);
+  out.reserve(4096 + recs.size() * 7 * 80);
 
-  // Per reservation: one family at a time (the format wants a family's samples together).
+  // Per reservation: one family at a time (the format wants a family's samples
+  // together); left out when no reservation is selected.
   auto per_reservation = [&](std::string_view name, std::string_view type,
                              std::string_view help, auto value_of) {
+    if (recs.empty())
+      return;
     family(out, name, type, help);
     for (std::size_t i = 0; i < recs.size(); ++i)
       sample(out, name, labels[i], value_of(recs[i]));
@@ -108,8 +113,28 @@ std::string metrics_text(const std::vector<reservation_record>& recs, unix_ms no
                   "Alerts raised for this reservation (late notices and repeats).",
                   [&](auto& r) { return number(r.alerts); });
 
+  const auto& c = server.counts;
   family(out, "gotel_reservations", "gauge", "Reservations held by this node.");
-  sample(out, "gotel_reservations", "", number(recs.size()));
+  sample(out, "gotel_reservations", "", number(c.total));
+  family(out, "gotel_reservations_by_state", "gauge",
+         "Reservations per state: ok, late (missed deadline or unresolved failure), paused"
+         " (snoozed, late or not).");
+  sample(out, "gotel_reservations_by_state", "{state=\"ok\"}", number(c.ok));
+  sample(out, "gotel_reservations_by_state", "{state=\"late\"}", number(c.late));
+  sample(out, "gotel_reservations_by_state", "{state=\"paused\"}", number(c.paused));
+  family(out, "gotel_reservations_failed", "gauge",
+         "Reservations with a reported failure not yet resolved by a success.");
+  sample(out, "gotel_reservations_failed", "", number(c.failed));
+  family(out, "gotel_reservations_running", "gauge", "Reservations with a run started and not finished.");
+  sample(out, "gotel_reservations_running", "", number(c.running));
+  family(out, "gotel_metrics_per_reservation", "gauge",
+         "Reservations given per-reservation series in this scrape (metrics.per_reservation_tags).");
+  sample(out, "gotel_metrics_per_reservation", "", number(recs.size()));
+  family(out, "gotel_metrics_per_reservation_capped", "gauge",
+         "1 when more reservations matched metrics.per_reservation_tags than"
+         " metrics.per_reservation_max allows (the rest have no series).");
+  sample(out, "gotel_metrics_per_reservation_capped", "",
+         server.per_reservation_matched > server.per_reservation_max ? "1" : "0");
   family(out, "gotel_checkins_total", "counter",
          "Checkins accepted by this process since it started.");
   sample(out, "gotel_checkins_total", "", number(server.checkins_total));
@@ -159,21 +184,46 @@ std::string metrics_text(const std::vector<reservation_record>& recs, unix_ms no
   return out;
 }
 
+bool selected_for_metrics(const reservation_record& rec, const std::vector<std::string>& tags) {
+  for (auto& t : rec.tags)
+    if (std::find(tags.begin(), tags.end(), t) != tags.end())
+      return true;
+  return false;
+}
+
 void serve_metrics(const std::shared_ptr<const api_services>& s, responder respond) {
   s->run_blocking([s, respond = std::move(respond)]() mutable {
     auto& n = *s->n;
     auto& ctx = n.context();
-    std::vector<reservation_record> recs;
-    auto st = n.store().for_each_reservation([&](const std::string&, reservation_record&& rec) {
-      recs.push_back(std::move(rec));
+    const auto& cfg = n.settings().metrics;
+    std::vector<std::string> tags;
+    for_each_listed(cfg.per_reservation_tags, [&tags](std::string_view t) {
+      tags.push_back(normalize_name(t));
       return true;
     });
-    if (!st.ok()) {
-      respond(json_response(http::status::service_unavailable,
-                            "{\"success\":false,\"message\":\"storage failure\"}", 11, true));
-      return;
+    auto cap = static_cast<std::uint64_t>(std::max<std::int64_t>(0, cfg.per_reservation_max));
+    std::vector<reservation_record> recs;
+    std::uint64_t matched = 0;
+    if (!tags.empty() && cap > 0) {
+      // Only with tags configured: one pass, stopped once past the cap.
+      auto st = n.store().for_each_reservation([&](const std::string&, reservation_record&& rec) {
+        if (!selected_for_metrics(rec, tags))
+          return true;
+        if (++matched > cap)
+          return false;
+        recs.push_back(std::move(rec));
+        return true;
+      });
+      if (!st.ok()) {
+        respond(json_response(http::status::service_unavailable,
+                              "{\"success\":false,\"message\":\"storage failure\"}", 11, true));
+        return;
+      }
     }
     server_metrics m;
+    m.counts = ctx.reservation_counts->read(ctx.wall_now());
+    m.per_reservation_matched = matched;
+    m.per_reservation_max = cap;
     m.node_id = n.settings().server.node_id;
     m.coordinator = ctx.coordinator.load(std::memory_order_acquire);
     m.checkins_total = ctx.checkins_total.load(std::memory_order_relaxed);

@@ -4,6 +4,7 @@
 /// handler gathers its inputs on the api's blocking pool.
 
 #include "actors/schedule.hpp"
+#include "actors/state_counts.hpp"
 #include "net/http_server.hpp"
 #include "storage/model.hpp"
 
@@ -36,6 +37,12 @@ struct server_metrics {
   std::uint64_t cluster_refused_oversized = 0;
   bool healthy = true;               ///< every bridge actor is alive (as GET / says)
   std::uint64_t bridge_restarts = 0; ///< bridge actors that died and were respawned
+  /// Reservations per state, from the node's counters (actors/state_counts.hpp).
+  state_totals counts;
+  /// Reservations that matched metrics.per_reservation_tags, counted up to
+  /// one past metrics.per_reservation_max (so "capped" shows).
+  std::uint64_t per_reservation_matched = 0;
+  std::uint64_t per_reservation_max = 0;
 };
 
 /// The content type Prometheus expects for format 0.0.4.
@@ -45,10 +52,14 @@ inline constexpr std::string_view metrics_content_type = "text/plain; version=0.
 /// are not UTF-8 become U+FFFD.
 std::string escape_label_value(std::string_view value);
 
-/// The whole exposition: per-reservation gauges labelled {app, component},
-/// then the server's own metrics.
+/// The whole exposition: per-reservation gauges labelled {app, component} for
+/// `recs` (the reservations selected by tag, none by default), then the
+/// aggregates: counts per state and the server's own metrics.
 std::string metrics_text(const std::vector<reservation_record>& recs, unix_ms now,
                          const schedule_policy& policy, const server_metrics& server);
+
+/// Whether `rec` carries one of `tags` (metrics.per_reservation_tags, normalized).
+bool selected_for_metrics(const reservation_record& rec, const std::vector<std::string>& tags);
 
 /// Answers GET /metrics (net/manage.cpp routes it here).
 void serve_metrics(const std::shared_ptr<const api_services>& services, responder respond);

@@ -61,16 +61,21 @@ std::string status_rows(const std::vector<reservation_record>& recs, unix_ms now
   return out;
 }
 
-std::string status_page(const std::vector<reservation_record>& recs, unix_ms now,
-                        const schedule_policy& policy) {
+std::string status_page_head() {
   std::string out{page_head};
   out += "<h1>GoTel status</h1>\n<table>\n<tr><th>JobID</th><th>App</th><th>Component</th>"
          "<th>Owner</th><th>Frequency</th><th>Time Units</th><th>Last Checkin</th>"
          "<th>Time Since Last Checkin</th><th>Num Checkins</th><th>Status</th></tr>\n";
-  out += status_rows(recs, now, policy);
-  out += "</table>\n";
-  out += page_tail;
   return out;
+}
+
+std::string status_page_tail() {
+  return "</table>\n" + std::string{page_tail};
+}
+
+std::string status_page(const std::vector<reservation_record>& recs, unix_ms now,
+                        const schedule_policy& policy) {
+  return status_page_head() + status_rows(recs, now, policy) + status_page_tail();
 }
 
 std::string badguests_page(const std::vector<reservation_record>& recs,

@@ -18,6 +18,10 @@ std::string html_escape(std::string_view text);
 /// The original's /status table without scripts (GET /status?plain=1).
 std::string status_page(const std::vector<reservation_record>& recs, unix_ms now,
                         const schedule_policy& policy);
+/// What status_page puts before and after its rows (GET /status?plain=1 is
+/// streamed: head, rows in pieces, tail; net/listing.hpp).
+std::string status_page_head();
+std::string status_page_tail();
 /// The <tr> rows of the /status table (the original's ten columns), one per
 /// reservation; shared by status_page and the web UI (net/ui.hpp).
 std::string status_rows(const std::vector<reservation_record>& recs, unix_ms now,

@@ -119,12 +119,14 @@ status corrupt_value(std::string_view what, std::size_t count) {
 /// does not hide every good one (the caller still learns of it).
 template <class Visit>
 status scan(rocksdb::DB& db, std::string_view prefix, bool newest_first, Visit&& visit,
-            std::size_t& undecodable, std::string_view seek_from = {}) {
+            std::size_t& undecodable, std::string_view seek_from = {},
+            const rocksdb::Snapshot* snap = nullptr) {
   const std::string lower(prefix);
   const std::string upper = prefix_end(prefix);
   rocksdb::Slice lower_slice(lower);
   rocksdb::Slice upper_slice(upper);
   rocksdb::ReadOptions ro;
+  ro.snapshot = snap;
   ro.iterate_lower_bound = &lower_slice;
   ro.iterate_upper_bound = &upper_slice;
   std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(ro));
@@ -320,12 +322,14 @@ status store::for_each_reservation(
   return for_each_reservation_after({}, fn);
 }
 
-status store::for_each_reservation_after(
-    const std::string& after,
-    const std::function<bool(const std::string& key, reservation_record&& rec)>& fn) const {
+namespace {
+
+status reservations_after(
+    rocksdb::DB& db, const rocksdb::Snapshot* snap, const std::string& after,
+    const std::function<bool(const std::string& key, reservation_record&& rec)>& fn) {
   std::size_t bad = 0;
   status st = scan(
-      *db_, reservation_ns, false,
+      db, reservation_ns, false,
       [&](std::string_view key, std::string_view value, bool& decoded) {
         if (!after.empty() && key == after) return true;  // Seek lands on `after` itself
         auto rec = codec::decode_reservation(value);
@@ -335,9 +339,53 @@ status store::for_each_reservation_after(
         }
         return fn(std::string(key), std::move(*rec));
       },
-      bad, after);
+      bad, after, snap);
   if (st.ok() && bad > 0) return corrupt_value("reservation", bad);
   return st;
+}
+
+}  // namespace
+
+struct reservation_snapshot::impl {
+  rocksdb::DB* db = nullptr;
+  const rocksdb::Snapshot* snap = nullptr;
+};
+
+reservation_snapshot::reservation_snapshot(std::unique_ptr<impl> d) : impl_(std::move(d)) {}
+
+reservation_snapshot::~reservation_snapshot() {
+  if (impl_ && impl_->snap) impl_->db->ReleaseSnapshot(impl_->snap);
+}
+
+status reservation_snapshot::for_each_after(
+    const std::string& after,
+    const std::function<bool(const std::string& key, reservation_record&& rec)>& fn) const {
+  return reservations_after(*impl_->db, impl_->snap, after, fn);
+}
+
+std::optional<reservation_record> reservation_snapshot::get(const std::string& key,
+                                                            status& st) const {
+  std::string value;
+  rocksdb::ReadOptions ro;
+  ro.snapshot = impl_->snap;
+  st = convert(impl_->db->Get(ro, reservation_db_key(key), &value));
+  if (!st.ok()) return std::nullopt;
+  auto rec = codec::decode_reservation(value);
+  if (!rec) st = corrupt_value("reservation", 1);
+  return rec;
+}
+
+std::unique_ptr<reservation_snapshot> store::snapshot() const {
+  auto d = std::make_unique<reservation_snapshot::impl>();
+  d->db = db_.get();
+  d->snap = db_->GetSnapshot();
+  return std::unique_ptr<reservation_snapshot>(new reservation_snapshot(std::move(d)));
+}
+
+status store::for_each_reservation_after(
+    const std::string& after,
+    const std::function<bool(const std::string& key, reservation_record&& rec)>& fn) const {
+  return reservations_after(*db_, nullptr, after, fn);
 }
 
 std::optional<reservation_record> store::get_reservation(const std::string& key,

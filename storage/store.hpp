@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace rocksdb {
@@ -72,6 +73,29 @@ class write_batch {
   std::unique_ptr<rocksdb::WriteBatch> impl_;
 };
 
+/// The reservations as they were when it was made (a RocksDB snapshot): a
+/// listing read from it in pieces sees one consistent state while changes go
+/// on, and holds no record in memory between pieces. Made by store::snapshot();
+/// must not outlive its store. Thread-safety: one thread at a time.
+class reservation_snapshot {
+ public:
+  ~reservation_snapshot();
+  reservation_snapshot(const reservation_snapshot&) = delete;
+  reservation_snapshot& operator=(const reservation_snapshot&) = delete;
+
+  /// Like store::for_each_reservation_after, on the snapshot.
+  status for_each_after(
+    const std::string& after,
+    const std::function<bool(const std::string& key, reservation_record&& rec)>& fn) const;
+  std::optional<reservation_record> get(const std::string& key, status& st) const;
+
+ private:
+  friend class store;
+  struct impl;
+  explicit reservation_snapshot(std::unique_ptr<impl> d);
+  std::unique_ptr<impl> impl_;
+};
+
 struct options {
   std::string path;                 ///< directory of the database
   bool create_if_missing = true;
@@ -113,6 +137,10 @@ class store {
   /// returns false.
   status for_each_unconfirmed(
     const std::function<bool(const std::string& key, unconfirmed_write&& w)>& fn) const;
+
+  /// A consistent view of the reservations for reading in pieces (streamed
+  /// listings, cursor pages).
+  std::unique_ptr<reservation_snapshot> snapshot() const;
 
   /// Flushes memtables; for tests and clean shutdown.
   status flush();

@@ -94,6 +94,8 @@ class Document:
             if not any(not self._errors(value, s, where) for s in schema["oneOf"]):
                 errors.append("%s: matches none of oneOf" % where)
         t = schema.get("type")
+        if value is None and schema.get("nullable"):
+            return  # OpenAPI 3.0: null is allowed where the schema says nullable
         types = {"object": dict, "array": list, "string": str, "boolean": bool}
         if t == "integer":
             if not isinstance(value, int) or isinstance(value, bool):

@@ -59,7 +59,8 @@ def job_labels(app, component):
 class MetricsTest(GotelTestCase):
     def setUp(self):
         super().setUp()
-        self.g = self.server()
+        # Per-reservation series only for reservations selected by tag (issue 15 §7).
+        self.g = self.server(env={"GOTEL_METRICS_PER_RESERVATION_TAGS": "watched"})
 
     def scrape(self):
         r = self.g.get("/metrics")
@@ -70,16 +71,20 @@ class MetricsTest(GotelTestCase):
     def test_exposition_format_and_values(self):
         g = self.g
         weird = 'we"ird\\app'
-        g.reserve("ok-app", "nightly", 1, "hours")
-        g.reserve("late-app", "hourly", 1, "seconds")
-        g.reserve("paused-app", "weekly", 1, "hours")
-        g.reserve(weird, "c", 1, "hours")
+        w = {"tags": ["watched"]}
+        g.reserve("ok-app", "nightly", 1, "hours", **w)
+        g.reserve("late-app", "hourly", 1, "seconds", **w)
+        g.reserve("paused-app", "weekly", 1, "hours", **w)
+        g.reserve(weird, "c", 1, "hours", **w)
+        g.reserve("unwatched", "c", 1, "hours")
         self.assertEqual(g.post("/snooze", {"app": "paused-app", "component": "weekly",
                                             "duration": 1, "time_units": "hours"}).status, 200)
         before = time.time()
         for _ in range(3):
             self.assertEqual(g.checkin("ok-app", "nightly").status, 200)
         self.assertTrue(wait_until(lambda: g.job("late-app", "hourly")["failing_sla"], timeout=5))
+        # Counted late once its actor marks it (milliseconds after the deadline).
+        self.assertTrue(wait_until(lambda: g.get("/api/v1/status").json()["late"] == 1, timeout=5))
 
         samples, types = self.scrape()
         ok, late = job_labels("ok-app", "nightly"), job_labels("late-app", "hourly")
@@ -100,6 +105,11 @@ class MetricsTest(GotelTestCase):
         self.assertEqual(samples[("gotel_checkins_total", frozenset())], 3)
         self.assertEqual(samples[("gotel_coordinator", frozenset())], 1)
         self.assertEqual(samples[("gotel_reservations", frozenset())], len(g.listing()))
+        self.assertNotIn(("gotel_reservation_up", job_labels("unwatched", "c")), samples,
+                         "no series for a reservation without a selected tag")
+        by_state = lambda s: samples[("gotel_reservations_by_state", frozenset({("state", s)}))]
+        self.assertEqual((by_state("ok"), by_state("late"), by_state("paused")), (3, 1, 1))
+        self.assertEqual(samples[("gotel_metrics_per_reservation", frozenset())], 4)
         for name in ["gotel_alerts_sent_total", "gotel_alert_failures_total", "gotel_outbox_depth"]:
             self.assertIn((name, frozenset()), samples)
         self.assertEqual(types["gotel_checkins_total"], "counter")
@@ -112,7 +122,7 @@ class MetricsTest(GotelTestCase):
     @unittest.skipUnless(shutil.which("prometheus"),
                          "prometheus is not installed (scripts/install-deps installs it)")
     def test_real_prometheus_scrapes_gotel(self):
-        self.g.reserve("scraped", "job", 5, "minutes")
+        self.g.reserve("scraped", "job", 5, "minutes", tags=["watched"])
         self.g.checkin("scraped", "job")
         tmp = tempfile.mkdtemp(prefix="gotel-prom-")
         self.addCleanup(shutil.rmtree, tmp, True)

@@ -112,6 +112,28 @@ class WebUiTest(GotelTestCase):
             self.assertEqual(r.headers.get("x-content-type-options"), "nosniff", page)
             self.assertEqual(r.headers.get("x-frame-options"), "DENY", page)
 
+    def test_pages_sorts_and_filters_on_the_server(self):
+        # Issue 15 section 7: the page shows one page of rows, asked of the
+        # server with its order and filters, and the counts from the counters.
+        g = self.g
+        for i in range(60):
+            g.reserve("bulk", "job-%02d" % i, 1, "hours", tags=["bulk"] if i % 2 else [])
+        dom = self.chromium(self.url("?sort=job_id.desc"), "--dump-dom")
+        self.assertIn('data-loaded="true"', dom)
+        ids = [int(x) for x in re.findall(r'data-status="(?:ok|late|paused)"><td>(\d+)</td>', dom)]
+        self.assertEqual(len(ids), 50, "one page of 50 rows")
+        self.assertEqual(ids, list(range(64, 14, -1)), "newest job id first, from the server")
+        self.assertIn('id="range" class="muted">1-50 of 64<', dom)
+        self.assertRegex(dom, r'id="n-all">64<')
+        self.assertNotIn('id="next" type="button" class="small" disabled', dom)
+        # Filters and search go to the server too.
+        dom = self.chromium(self.url("?tag=bulk&q=job-1&limit=25"), "--dump-dom")
+        names = re.findall(r'<td>bulk</td><td>(job-\d+)</td>', dom)
+        self.assertEqual(names, ["job-11", "job-13", "job-15", "job-17", "job-19"])
+        self.assertIn('1-5 of 5<', dom)
+        dom = self.chromium(self.url("?status=paused"), "--dump-dom")
+        self.assertEqual(self.rows(dom), [("SNOOZED", "paused")])
+
     def test_screenshot(self):
         os.makedirs(ARTIFACTS, exist_ok=True)
         path = os.path.join(ARTIFACTS, "status.png")

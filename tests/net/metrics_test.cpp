@@ -50,6 +50,7 @@ TEST(metrics_test, per_reservation_gauges_follow_state) {
   m.alerts_delivered = 7;
   m.alert_failures = 2;
   m.outbox_depth = 1;
+  m.counts.total = 3;
   auto text = metrics_text({ok, late, paused}, now, schedule_policy{}, m);
 
   EXPECT_EQ(line_of(text, "gotel_reservation_up{app=\"billing\""),
@@ -72,6 +73,51 @@ TEST(metrics_test, per_reservation_gauges_follow_state) {
   EXPECT_EQ(line_of(text, "gotel_outbox_depth "), "gotel_outbox_depth 1");
   EXPECT_EQ(line_of(text, "gotel_coordinator "), "gotel_coordinator 1");
   EXPECT_EQ(line_of(text, "gotel_node_info"), "gotel_node_info{node_id=\"n1\"} 1");
+}
+
+TEST(metrics_test, aggregates_and_state_counts_without_per_reservation_series) {
+  // Issue 15 §7: by default no reservation is selected, and the exposition
+  // stays the same size however many reservations the node holds.
+  server_metrics m;
+  m.counts.total = 1'000'000;
+  m.counts.ok = 999'000;
+  m.counts.late = 600;
+  m.counts.paused = 400;
+  m.counts.failed = 7;
+  m.counts.running = 12;
+  auto text = metrics_text({}, now, schedule_policy{}, m);
+  EXPECT_EQ(text.find("gotel_reservation_up"), std::string::npos);
+  EXPECT_EQ(text.find("# TYPE gotel_reservation_late "), std::string::npos);
+  EXPECT_EQ(line_of(text, "gotel_reservations "), "gotel_reservations 1000000");
+  EXPECT_EQ(line_of(text, "gotel_reservations_by_state{state=\"ok\"}"),
+            "gotel_reservations_by_state{state=\"ok\"} 999000");
+  EXPECT_EQ(line_of(text, "gotel_reservations_by_state{state=\"late\"}"),
+            "gotel_reservations_by_state{state=\"late\"} 600");
+  EXPECT_EQ(line_of(text, "gotel_reservations_by_state{state=\"paused\"}"),
+            "gotel_reservations_by_state{state=\"paused\"} 400");
+  EXPECT_EQ(line_of(text, "gotel_reservations_failed "), "gotel_reservations_failed 7");
+  EXPECT_EQ(line_of(text, "gotel_reservations_running "), "gotel_reservations_running 12");
+  EXPECT_EQ(line_of(text, "gotel_metrics_per_reservation "), "gotel_metrics_per_reservation 0");
+  EXPECT_LT(text.size(), 8192u);
+}
+
+TEST(metrics_test, selection_by_tag_and_the_cap_shows) {
+  auto a = job("a", "x", now, 5);
+  a.tags = {"prod", "db"};
+  auto b = job("b", "x", now, 5);
+  b.tags = {"staging"};
+  EXPECT_TRUE(selected_for_metrics(a, {"db"}));
+  EXPECT_FALSE(selected_for_metrics(b, {"db", "prod"}));
+  EXPECT_FALSE(selected_for_metrics(a, {}));
+  server_metrics m;
+  m.per_reservation_matched = 3;
+  m.per_reservation_max = 2;
+  auto text = metrics_text({a}, now, schedule_policy{}, m);
+  EXPECT_EQ(line_of(text, "gotel_metrics_per_reservation "), "gotel_metrics_per_reservation 1");
+  EXPECT_EQ(line_of(text, "gotel_metrics_per_reservation_capped "),
+            "gotel_metrics_per_reservation_capped 1");
+  EXPECT_EQ(line_of(text, "gotel_reservation_up{app=\"a\""),
+            "gotel_reservation_up{app=\"a\",component=\"x\"} 1");
 }
 
 TEST(metrics_test, every_line_is_valid_exposition_format) {
