@@ -197,6 +197,14 @@ const std::vector<setting>& settings() {
                                           "concurrent deliveries per channel (each its own)"),
       row<in_alerts, &A::channel_queue>("alerts.channel_queue", defaults::channel_queue,
                                         "deliveries queued per channel; the rest wait in the outbox"),
+      row<in_alerts, &A::max_recipients>("alerts.max_recipients", defaults::max_recipients,
+                                         "most e-mail addresses in a reservation's notify; more"
+                                         " is refused with 400"),
+      row<in_alerts, &A::mail_per_recipient_per_minute>(
+          "alerts.mail_per_recipient_per_minute", defaults::mail_per_recipient_per_minute,
+          "e-mails to one address per minute; the rest go into one digest per address"),
+      row<in_alerts, &A::mail_per_minute>("alerts.mail_per_minute", defaults::mail_per_minute,
+                                          "e-mails in total per minute; the rest go into digests"),
 
       row<in_log, &L::level>("log.level", defaults::log_level, "trace, debug, info, warn or error"),
 
@@ -845,6 +853,12 @@ std::string validate(const config& cfg) {
           "alerts.channel_threads must be 1-64, got " + n(a.channel_threads));
   require(a.channel_queue >= 0,
           "alerts.channel_queue must be >= 0, got " + n(a.channel_queue));
+  require(a.max_recipients >= 1,
+          "alerts.max_recipients must be >= 1, got " + n(a.max_recipients));
+  require(a.mail_per_recipient_per_minute >= 1,
+          "alerts.mail_per_recipient_per_minute must be >= 1, got "
+              + n(a.mail_per_recipient_per_minute));
+  require(a.mail_per_minute >= 1, "alerts.mail_per_minute must be >= 1, got " + n(a.mail_per_minute));
   const auto& m = cfg.smtp;
   require(m.port >= 1 && m.port <= 65535, "smtp.port must be 1-65535, got " + n(m.port));
   require(m.tls == "none" || m.tls == "starttls" || m.tls == "tls",

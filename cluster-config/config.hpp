@@ -68,6 +68,9 @@ struct alerts_config {
   std::int64_t storm_window_ms = 0;     ///< the storm counting window
   std::int64_t channel_threads = 0;     ///< concurrent deliveries per channel
   std::int64_t channel_queue = 0;       ///< deliveries queued per channel
+  std::int64_t max_recipients = 0;      ///< e-mail recipients per reservation (>= 1)
+  std::int64_t mail_per_recipient_per_minute = 0;  ///< mail budget per address (>= 1)
+  std::int64_t mail_per_minute = 0;     ///< mail budget in total (>= 1)
 };
 
 /// E-mail through an SMTP relay; an empty host = no e-mail channel.

@@ -92,6 +92,18 @@ inline constexpr std::int64_t storm_window_ms = 10000;
 inline constexpr std::int64_t channel_threads = 2;
 /// Deliveries queued per channel; beyond, intents wait in the outbox (durable).
 inline constexpr std::int64_t channel_queue = 1000;
+/// Issue 14 section 5: one reservation with 701 addresses in notify made 701
+/// SMTP sessions per alert. Ten addresses cover a team list and an on-call
+/// alias; a larger audience belongs on a mailing list the relay expands.
+inline constexpr std::int64_t max_recipients = 10;
+/// Ten mails a minute to one address is more than a person reads (a job
+/// flapping on a 1 s period sends a late and a recovery each cycle); the rest
+/// arrive in one digest per address and minute.
+inline constexpr std::int64_t mail_per_recipient_per_minute = 10;
+/// 120 a minute in total (two a second) stays below the sending limits of
+/// common relays and hosted SMTP services (hundreds to a few thousand an hour
+/// per account), so a storm does not get the sender throttled or blocklisted.
+inline constexpr std::int64_t mail_per_minute = 120;
 
 /// The SMTP submission port every relay listens on without TLS wrapping.
 inline constexpr std::int64_t smtp_port = 25;
