@@ -111,6 +111,9 @@ std::unique_ptr<node> node::start(const config& cfg, std::string& error,
   env.opts.storm_window = std::chrono::milliseconds{cfg.alerts.storm_window_ms};
   env.opts.pool_threads = static_cast<std::size_t>(cfg.alerts.channel_threads);
   env.opts.channel_queue = static_cast<std::size_t>(cfg.alerts.channel_queue);
+  env.opts.max_recipients = static_cast<std::size_t>(cfg.alerts.max_recipients);
+  env.opts.mail_per_recipient = static_cast<std::size_t>(cfg.alerts.mail_per_recipient_per_minute);
+  env.opts.mail_total = static_cast<std::size_t>(cfg.alerts.mail_per_minute);
   env.intent_seq = &ctx.next_intent_id;
   if (!cfg.alerts.webhook_url.empty())
     env.channels.push_back(make_webhook_channel(
