@@ -200,6 +200,11 @@ void finish(dispatcher_actor* self, std::uint64_t id, const std::string& outcome
   batch.erase_intent(id);
   batch.append(next_log_seq(st), log_entry_for(i->second, st.env.wall_now(), outcome));
   st.env.committer->submit(std::move(batch), log_commit_error);
+  // A digest that went out (or gave up) collects nothing more: forget it.
+  if (is_mail_digest(i->second))
+    if (auto d = st.digests.find(i->second.channel + '\n' + i->second.notify);
+        d != st.digests.end() && d->second.id == id)
+      st.digests.erase(d);
   st.pending.erase(i);
   st.stats.pending = st.pending.size();
   // A storm recovery notice that went out (or gave up) ends its wave; the

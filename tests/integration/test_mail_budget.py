@@ -20,7 +20,7 @@ import time
 import unittest
 import urllib.parse
 
-from gotel_harness import GotelTestCase, run_gotel, wait_until
+from gotel_harness import GotelTestCase, gotel_bin, run_gotel, wait_until
 from test_metrics import parse_exposition
 
 SOURCE_DIR = os.environ.get("GOTEL_SOURCE_DIR") or os.path.join(
@@ -120,6 +120,16 @@ class MailBudgetTest(GotelTestCase):
         r = g.request("PUT", job_path("amp", "c"),
                       {"frequency": 1, "time_units": "hours", "notify": thirty})
         self.assertEqual(r.status, 400, r)
+        self.assertEqual(g.job("amp", "c")["notify"], "ops@example.com")
+        # gotelctl reserve reports the server's message and fails.
+        ctl = os.path.join(os.path.dirname(gotel_bin()), "gotelctl")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GOTEL")}
+        out = subprocess.run([ctl, "--url", "http://127.0.0.1:%d" % g.port, "reserve", "amp", "c",
+                              "--every", "1", "--units", "hours", "--notify", thirty],
+                             capture_output=True, text=True, timeout=60, env=env,
+                             stdin=subprocess.DEVNULL)
+        self.assertNotEqual(out.returncode, 0, out)
+        self.assertIn(expected, out.stderr)
         self.assertEqual(g.job("amp", "c")["notify"], "ops@example.com")
         # Ten is accepted.
         ten = ",".join(VICTIMS)
