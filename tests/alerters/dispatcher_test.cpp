@@ -758,6 +758,38 @@ TEST_F(mail_budget_test, digest_survives_a_restart) {
   EXPECT_TRUE(store.outbox().empty());
 }
 
+TEST_F(mail_budget_test, storm_grouping_and_the_budget_together_lose_nothing) {
+  auto ch = std::make_shared<recording_mail_channel>(&wall);
+  auto opts = mail_opts();
+  opts.storm_threshold = 50;
+  opts.storm_window = 10000ms;
+  spawn({ch}, opts);
+  std::vector<alert_intent> xs;
+  for (std::uint64_t id = 1; id <= 60; ++id)
+    xs.push_back(mail(id, "victim@example.com"));
+  dispatch(xs);
+  // 50 one by one (10 mailed, 40 deferred), 10 folded into the storm notice.
+  EXPECT_EQ(ch->count(), 10u);
+  advance(10000ms);  // the storm notice is due, but victim's budget is spent
+  EXPECT_EQ(ch->count(), 10u);
+  advance(50000ms);  // the next window: one digest holds the 40 and the notice
+  ASSERT_EQ(ch->count(), 11u);
+  auto digest = ch->sent().back();
+  EXPECT_TRUE(is_mail_digest(digest.intent));
+  EXPECT_NE(digest.intent.message.find("GoTel held back 41 alert(s)"), std::string::npos)
+    << digest.intent.message;
+  EXPECT_NE(digest.intent.message.find("gotel/alert-storm (late)"), std::string::npos);
+  EXPECT_TRUE(store.outbox().empty());
+  std::map<std::string, std::size_t> by_outcome;
+  for (auto& e : store.log(10000))
+    ++by_outcome[e.outcome];
+  EXPECT_EQ(by_outcome["delivered"], 11u);  // 10 alerts and the digest
+  EXPECT_EQ(by_outcome["deferred to digest"], 41u);  // 40 alerts and the storm notice
+  EXPECT_EQ(by_outcome["grouped"], 10u);
+  for (auto& [key, n] : per_window_and_recipient(ch->sent()))
+    EXPECT_LE(n, 10u) << key.second;
+}
+
 TEST_F(mail_budget_test, other_channels_are_not_budgeted) {
   auto ch = std::make_shared<scripted_channel>("webhook", 0);
   spawn({ch}, mail_opts());
