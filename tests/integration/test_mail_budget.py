@@ -203,7 +203,11 @@ class MailBudgetTest(GotelTestCase):
         # The relay's answer reaches gotel a moment after the sink wrote the file.
         wait_until(lambda: self.metric("gotel_mail_digests_total") >= len(digests()) or None)
         self.assertEqual(self.metric("gotel_mail_digests_total"), len(digests()))
-        digest_log = [a for a in self.alert_log() if a["component"] == "mail-digest"]
+        def digest_log():
+            return [a for a in self.alert_log() if a["component"] == "mail-digest"]
+        # The log line is written (group commit) just after the counter moves.
+        wait_until(lambda: len(digest_log()) >= len(digests()) or None)
+        digest_log = digest_log()
         self.assertEqual(len(digest_log), len(digests()))
         self.assertEqual({a["outcome"] for a in digest_log}, {"delivered"})
         self.assertEqual(self.metric("gotel_mail_recipients_capped_total"), 0)
