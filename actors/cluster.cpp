@@ -49,9 +49,6 @@ using reauth_atom = caf::atom_constant<caf::atom("reauth")>;
 /// Reservations per catch-up page: small enough that heartbeats sharing the
 /// connection are not delayed (BUILD-NOTES.md), large enough to move 1M quickly.
 constexpr std::size_t sync_page_size = 1000;
-/// How often each node checks in its own gotel/<node> reservation.
-constexpr auto self_checkin_interval = seconds{60};
-constexpr std::int64_t self_row_minutes = 5;
 /// How long a change waits for a peer's confirmation. After it, a peer that is
 /// still considered live has failed the write; one declared dead is excused.
 
@@ -134,8 +131,6 @@ struct cluster_state {
   std::uint64_t next_generation = 0;
   /// After a reconciliation failed, the next catch-up waits until then.
   time_point next_sync_attempt{};
-  time_point next_self_checkin{};
-  bool self_reserved = false;
   std::uint64_t rejected = 0;
   /// Replications waiting for the failure detector's verdict on a peer.
   std::unordered_map<std::uint64_t, std::function<void()>> rechecks;
@@ -772,49 +767,6 @@ void sync_from(cluster_pointer self, std::string id, std::string after,
       });
 }
 
-/// Sends `msg` to the coordinator: the local one if this node coordinates,
-/// else the coordinator's cluster actor. Fire and forget (logged on error).
-void route(cluster_pointer self, caf::message msg) {
-  auto& st = self->state;
-  caf::actor dest;
-  if (st.coordinator_id == st.opts.self_id) {
-    self->request(caf::actor_cast<caf::actor>(st.coord), st.opts.request_timeout, std::move(msg))
-      .then([](reservation_record&) {},
-            [](caf::error& e) { spdlog::debug("cluster: self row: {}", caf::to_string(e)); });
-    return;
-  }
-  auto p = find_peer(st, st.coordinator_id);
-  if (!p || !p->out)
-    return;
-  self->request(p->out, st.opts.request_timeout, forward_atom::value, st.opts.self_id,
-                std::move(msg))
-    .then([](reservation_record&) {},
-          [](caf::error& e) { spdlog::debug("cluster: self row: {}", caf::to_string(e)); });
-}
-
-/// Each node keeps a gotel/<node> reservation checked in, so a stalled node
-/// shows up in the listing (and alerts) like any other late job.
-void self_checkin(cluster_pointer self, time_point now) {
-  auto& st = self->state;
-  if (st.coordinator_id.empty() || now < st.next_self_checkin)
-    return;
-  st.next_self_checkin = now + self_checkin_interval;
-  if (!st.self_reserved) {
-    reserve_request req;
-    req.app = "gotel";
-    req.component = st.opts.self_id;
-    req.owner = "gotel";
-    req.frequency = self_row_minutes;
-    req.unit = time_unit::minutes;
-    req.alert_msg = "GoTel node {component} stopped checking in (last seen {since})";
-    route(self, caf::make_message(reserve_atom::value, std::move(req)));
-    st.self_reserved = true;
-  }
-  route(self, caf::make_message(checkin_atom::value,
-                                checkin_request{"gotel", st.opts.self_id, "node heartbeat",
-                                                st.opts.self_id}));
-}
-
 void tick(cluster_pointer self) {
   auto& st = self->state;
   auto now = self->clock().now();
@@ -882,7 +834,6 @@ void tick(cluster_pointer self) {
       sync_from(self, st.coordinator_id, "", std::make_shared<catch_up>());
     }
   }
-  self_checkin(self, now);
   publish_view(self);
   self->delayed_send(self, st.opts.heartbeat, tick_atom::value);
 }

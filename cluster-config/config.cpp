@@ -125,6 +125,10 @@ const std::vector<setting>& settings() {
       row<in_server, &S::max_reservations>(
           "server.max_reservations", defaults::max_reservations,
           "reservations in all, every app together; creating more gets 403; 0 = unlimited"),
+      row<in_server, &S::self_checkin_seconds>(
+          "server.self_checkin_seconds", defaults::self_checkin_seconds,
+          "how often the node checks in its own rows gotel/<node id> and gotel/coordinator"
+          " or gotel/worker; each row's frequency is 10 of these"),
       row<in_server, &S::max_header_bytes>("server.max_header_bytes", defaults::max_header_bytes,
                                            "largest accepted request line and headers (431)"),
       row<in_server, &S::idle_timeout_ms>("server.idle_timeout_ms", defaults::idle_timeout_ms,
@@ -804,6 +808,9 @@ std::string validate(const config& cfg) {
           "server.max_reservations must be >= 0, got " + n(s.max_reservations));
   require(s.max_reservations_per_app >= 0,
           "server.max_reservations_per_app must be >= 0, got " + n(s.max_reservations_per_app));
+  require(s.self_checkin_seconds >= 1 && s.self_checkin_seconds <= 86400,
+          "server.self_checkin_seconds must be between 1 and 86400, got "
+              + n(s.self_checkin_seconds));
   require(s.rate_limit_per_second >= 0,
           "server.rate_limit_per_second must be >= 0, got " + n(s.rate_limit_per_second));
   require(s.rate_limit_burst >= 1,

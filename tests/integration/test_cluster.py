@@ -100,7 +100,8 @@ class BlockingProxy:
 
 class ClusterTestCase(GotelTestCase):
     def start_cluster(self, n=3, secret="cluster-secret", views=None, hook=None,
-                      timeout_ms=TIMEOUT_MS, started=None, heartbeat_ms=HEARTBEAT_MS):
+                      timeout_ms=TIMEOUT_MS, started=None, heartbeat_ms=HEARTBEAT_MS,
+                      extra_args=()):
         """Makes n nodes and starts the first `started` (all by default);
         `views[i]` optionally overrides the cluster address node i uses for
         each other node (to route through proxies)."""
@@ -119,7 +120,7 @@ class ClusterTestCase(GotelTestCase):
                     "--set", "cluster.nodes=" + ",".join(entries),
                     "--set", "cluster.heartbeat_ms=%d" % heartbeat_ms,
                     "--set", "cluster.failure_timeout_ms=%d" % timeout_ms,
-                    "--set", "alerts.retry_initial_ms=200"]
+                    "--set", "alerts.retry_initial_ms=200"] + list(extra_args)
             self.nodes.append(self.server(env=env, args=args,
                                           start=started is None or i < started))
         return self.nodes
@@ -168,10 +169,11 @@ class ElectionAndReplication(ClusterTestCase):
             self.assertTrue(wait_until(
                 lambda: self.user_jobs_on(node) == [("billing", "export", 2)], 5),
                 self.user_jobs_on(node))
-        # The cluster lists itself, one gotel/<node> row per node.
-        rows = wait_until(lambda: len([j for j in nodes[0].listing()
-                                       if j["app"] == "gotel"]) == 3, 10)
-        self.assertTrue(rows, nodes[0].listing())
+        # The cluster lists itself: one gotel/<node> row per node and the role
+        # rows the original GoTel lists (test_self_rows.py).
+        rows = lambda: sorted(j["component"] for j in nodes[0].listing() if j["app"] == "gotel")
+        self.assertTrue(wait_until(lambda: rows() == ["coordinator", "n1", "n2", "n3", "worker"],
+                                   10), rows())
         page = nodes[1].get("/nodes").text
         for name in ("n1", "n2", "n3", "coordinator", "worker"):
             self.assertIn(name, page)
