@@ -206,6 +206,17 @@ void reject(cluster_pointer self, const char* what) {
     self->send(caf::actor_cast<caf::actor>(sender), reauth_atom::value);
 }
 
+/// A handshake message that came with no sender (see the hello handler):
+/// logged like a refusal, answered with an error nobody receives.
+caf::error unroutable(cluster_pointer self, const char* what, const std::string& id) {
+  auto& st = self->state;
+  if (st.rejected++ < 10 || st.rejected % 100 == 0)
+    spdlog::warn("cluster: dropped {} from \"{}\" that came with no sender (CAF has no route to "
+                 "its node; it retries) ({} refused so far)",
+                 what, id, st.rejected);
+  return make_error(errc::unavailable, "no sender to answer");
+}
+
 void persist_epoch(cluster_pointer self) {
   storage::write_batch b;
   b.put_meta("cluster_epoch", std::to_string(self->state.epoch));
@@ -890,7 +901,14 @@ caf::behavior cluster_actor(cluster_pointer self, node_context* ctx, coordinator
       fn();
     },
     // -- handshake (the only messages accepted from strangers) ---------------
-    [=](hello_atom, std::string& id) -> std::string {
+    [=](hello_atom, std::string& id) -> caf::result<std::string> {
+      // No sender: CAF 0.17 lost its route to the sending node while the
+      // connection still delivers (a node resumed from SIGSTOP closed its
+      // stale connection after the peer's new one came up). Nobody could be
+      // answered or authenticated, and a null address must not reach the
+      // maps below: hashing it crashed the process (cluster_handshake_test).
+      if (!self->current_sender())
+        return unroutable(self, "a handshake", id);
       static constexpr char hex[] = "0123456789abcdef";
       std::string nonce;
       for (int i = 0; i < 32; ++i)
@@ -906,6 +924,10 @@ caf::behavior cluster_actor(cluster_pointer self, node_context* ctx, coordinator
     },
     [=](auth_atom, std::string& id, std::string& mac) -> bool {
       auto& st = self->state;
+      if (!self->current_sender()) {
+        unroutable(self, "a credential", id);
+        return false;
+      }
       auto sender = caf::actor_cast<caf::actor_addr>(self->current_sender());
       auto i = st.challenges.find(sender);
       bool ok = false;
