@@ -779,6 +779,18 @@ std::string validate(const config& cfg) {
   require(split_host_port(s.listen).has_value(),
           "server.listen must be host:port or [ipv6]:port, got " + quote(s.listen));
   require(!s.node_id.empty(), "server.node_id must not be empty");
+  {
+    // gotel/<node id> must not be one of the role rows (docs/cluster.md).
+    std::string id;
+    for (char c : s.node_id)
+      id.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    while (!id.empty() && id.back() == ' ')
+      id.pop_back();
+    require(id != "coordinator" && id != "worker",
+            "server.node_id must not be \"coordinator\" or \"worker\": gotel/coordinator and "
+            "gotel/worker are the role rows, gotel/<node id> the node's own; got "
+                + quote(s.node_id));
+  }
   require(s.io_threads >= 0, "server.io_threads must be >= 0, got " + n(s.io_threads));
   require(s.scheduler_threads >= 0,
           "server.scheduler_threads must be >= 0, got " + n(s.scheduler_threads));
