@@ -222,6 +222,13 @@ void node::stop() {
 
 node::~node() {
   stop();
+  // Every actor of the node has been told to exit: let them finish before the
+  // handles they share go. (A reservation actor still arming a deadline as
+  // the node stopped right after its start, e.g. on a refused listen, divided
+  // by timers.size() == 0 once they were cleared: SIGFPE. The node's own rows
+  // made that window common; the system's destructor waits for the same.)
+  if (system_)
+    system_->await_all_actors_done();
   coordinator_ = nullptr;
   self_row_ = nullptr;
   ctx_.cluster = nullptr;
