@@ -1,6 +1,7 @@
 #include "actors/self_row.hpp"
 
 #include "actors/errors.hpp"
+#include "actors/timer_shard.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -35,10 +36,15 @@ struct self_row_state {
 using self_row_pointer = caf::stateful_actor<self_row_state>*;
 
 /// What this node is now: a single node always coordinates; a cluster node
-/// coordinates, follows a known coordinator, or (electing) neither.
-role current_role(const node_context& ctx) {
-  if (!ctx.cluster || ctx.coordinator.load(std::memory_order_acquire))
+/// coordinates (and holds the alert lease), follows a known coordinator, or
+/// neither: electing, or a coordinator just resumed from a pause whose lease
+/// ran out (it has most likely been replaced; no stale gotel/coordinator
+/// checkin from it).
+role current_role(const node_context& ctx, time_point now) {
+  if (!ctx.cluster || ctx.may_alert(to_ns(now)))
     return role::coordinator;
+  if (ctx.coordinator.load(std::memory_order_acquire))
+    return role::none;
   return ctx.view().coordinator_id.empty() ? role::none : role::worker;
 }
 
@@ -162,7 +168,7 @@ void checkin_row(self_row_pointer self, role r, const std::string& component, bo
 void tick(self_row_pointer self) {
   auto& st = self->state;
   auto now = self->clock().now();
-  auto r = current_role(*st.ctx);
+  auto r = current_role(*st.ctx, now);
   if (r != role::none && (r != st.last || now >= st.next_due)) {
     st.last = r;
     st.next_due = now + st.opts.period;

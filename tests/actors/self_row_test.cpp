@@ -210,5 +210,26 @@ TEST_F(self_row_test, a_worker_checks_in_through_the_cluster_and_a_new_coordinat
   ctx->cluster = nullptr;
 }
 
+TEST_F(self_row_test, a_coordinator_without_its_alert_lease_checks_in_nothing) {
+  // A coordinator resumed from a pause has no lease until its cluster actor
+  // has listened again: it has most likely been replaced, so no
+  // gotel/coordinator checkin from it, and none as a worker either.
+  auto forwarded = std::make_shared<std::size_t>(0);
+  ctx->cluster = sys.spawn(fake_cluster, coord, forwarded);
+  ctx->coordinator.store(true);
+  ctx->alert_lease_ns.store(0);
+  start_rows();
+  pass(2s);
+  EXPECT_FALSE(stored("gotel", "coordinator"));
+  EXPECT_FALSE(stored("gotel", "n1"));
+  EXPECT_EQ(*forwarded, 0u);
+  ctx->alert_lease_ns.store(INT64_MAX);  // elected again
+  advance(1s);
+  EXPECT_EQ(checkins("coordinator"), 1u);
+  EXPECT_EQ(checkins("n1"), 1u);
+  kill(ctx->cluster);
+  ctx->cluster = nullptr;
+}
+
 }  // namespace
 }  // namespace gotel
