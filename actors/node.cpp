@@ -3,6 +3,7 @@
 #include "actors/cluster.hpp"
 #include "actors/cluster_tls.hpp"
 #include "actors/errors.hpp"
+#include "actors/self_row.hpp"
 #include "actors/timer_shard.hpp"
 #include "alerters/dispatcher.hpp"
 
@@ -157,11 +158,18 @@ std::unique_ptr<node> node::start(const config& cfg, std::string& error,
   for (std::size_t i = 0; i < threads; ++i)
     ctx.timers.push_back(sys.spawn(timer_shard));
 
-  n->coordinator_ = sys.spawn(gotel::coordinator, &ctx);
   // The cluster starts before the restore, so that restored reservations of a
   // node that is not (yet) the coordinator raise no alerts.
   std::string nodes_error;
   auto nodes = parse_nodes(cfg.cluster.nodes, nodes_error);
+  {
+    std::vector<std::string> ids{cfg.server.node_id};
+    for (auto& a : nodes)
+      if (a.id != cfg.server.node_id)
+        ids.push_back(a.id);
+    ctx.self_row_keys = self_row_keys(ids);
+  }
+  n->coordinator_ = sys.spawn(gotel::coordinator, &ctx);
   if (!nodes.empty()) {
     cluster_options copts;
     copts.self_id = cfg.server.node_id;
@@ -186,6 +194,12 @@ std::unique_ptr<node> node::start(const config& cfg, std::string& error,
   if (!ok)
     return nullptr;
   caf::anon_send(ctx.dispatcher, resume_atom::value);
+  // After the restore, so that its rows are found, not created again.
+  self_row_options sopts;
+  sopts.node_id = cfg.server.node_id;
+  sopts.period = std::chrono::seconds{cfg.server.self_checkin_seconds};
+  sopts.request_timeout = std::chrono::milliseconds{cfg.server.request_timeout_ms};
+  n->self_row_ = spawn_self_row(sys, &ctx, n->coordinator_, std::move(sopts));
   spdlog::info("node {}: restored {} reservations from {}", cfg.server.node_id, n->restored_,
                cfg.server.data_dir);
   return n;
@@ -195,6 +209,8 @@ void node::stop() {
   if (stopped_)
     return;
   stopped_ = true;
+  if (self_row_)
+    caf::anon_send_exit(self_row_, caf::exit_reason::user_shutdown);
   if (ctx_.cluster)
     caf::anon_send_exit(ctx_.cluster, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(coordinator_, caf::exit_reason::user_shutdown);
@@ -209,7 +225,15 @@ void node::stop() {
 
 node::~node() {
   stop();
+  // Every actor of the node has been told to exit: let them finish before the
+  // handles they share go. (A reservation actor still arming a deadline as
+  // the node stopped right after its start, e.g. on a refused listen, divided
+  // by timers.size() == 0 once they were cleared: SIGFPE. The node's own rows
+  // made that window common; the system's destructor waits for the same.)
+  if (system_)
+    system_->await_all_actors_done();
   coordinator_ = nullptr;
+  self_row_ = nullptr;
   ctx_.cluster = nullptr;
   ctx_.dispatcher = nullptr;
   ctx_.timers.clear();

@@ -37,6 +37,7 @@ struct server_config {
   bool open_uuid_pings = false;    ///< /ping/<uuid> needs no key even when keys are configured
   std::int64_t max_reservations_per_app = 0;  ///< 0 = unlimited
   std::int64_t max_reservations = 0;          ///< all apps together; 0 = unlimited
+  std::int64_t self_checkin_seconds = 0;  ///< period of the node's own rows (actors/self_row.hpp)
   std::int64_t max_header_bytes = 0;
   std::int64_t idle_timeout_ms = 0;
   std::int64_t read_timeout_ms = 0;

@@ -41,6 +41,9 @@ inline constexpr std::int64_t max_reservations_per_app = 10000;
 /// A cap on all apps together: per-app limits alone let a client with many
 /// app names fill memory and disk (issue 14 section 6).
 inline constexpr std::int64_t max_reservations = 100000;
+/// The original GoTel checked in gotel/coordinator and gotel/worker every 30 s
+/// (its monitor loop) against a 5-minute frequency: 10 periods (self_row.hpp).
+inline constexpr std::int64_t self_checkin_seconds = 30;
 /// Beast's default; real clients send well under 2 KiB of headers.
 inline constexpr std::int64_t max_header_bytes = 16 * 1024;
 /// Keeps keep-alive connections of busy cron hosts reused without hoarding sockets.
