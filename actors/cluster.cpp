@@ -49,9 +49,6 @@ using reauth_atom = caf::atom_constant<caf::atom("reauth")>;
 /// Reservations per catch-up page: small enough that heartbeats sharing the
 /// connection are not delayed (BUILD-NOTES.md), large enough to move 1M quickly.
 constexpr std::size_t sync_page_size = 1000;
-/// How often each node checks in its own gotel/<node> reservation.
-constexpr auto self_checkin_interval = seconds{60};
-constexpr std::int64_t self_row_minutes = 5;
 /// How long a change waits for a peer's confirmation. After it, a peer that is
 /// still considered live has failed the write; one declared dead is excused.
 
@@ -134,8 +131,6 @@ struct cluster_state {
   std::uint64_t next_generation = 0;
   /// After a reconciliation failed, the next catch-up waits until then.
   time_point next_sync_attempt{};
-  time_point next_self_checkin{};
-  bool self_reserved = false;
   std::uint64_t rejected = 0;
   /// Replications waiting for the failure detector's verdict on a peer.
   std::unordered_map<std::uint64_t, std::function<void()>> rechecks;
@@ -209,6 +204,17 @@ void reject(cluster_pointer self, const char* what) {
   // ignores this. One answer per refused message, nothing else is sent.
   if (auto sender = self->current_sender())
     self->send(caf::actor_cast<caf::actor>(sender), reauth_atom::value);
+}
+
+/// A handshake message that came with no sender (see the hello handler):
+/// logged like a refusal, answered with an error nobody receives.
+caf::error unroutable(cluster_pointer self, const char* what, const std::string& id) {
+  auto& st = self->state;
+  if (st.rejected++ < 10 || st.rejected % 100 == 0)
+    spdlog::warn("cluster: dropped {} from \"{}\" that came with no sender (CAF has no route to "
+                 "its node; it retries) ({} refused so far)",
+                 what, id, st.rejected);
+  return make_error(errc::unavailable, "no sender to answer");
 }
 
 void persist_epoch(cluster_pointer self) {
@@ -772,49 +778,6 @@ void sync_from(cluster_pointer self, std::string id, std::string after,
       });
 }
 
-/// Sends `msg` to the coordinator: the local one if this node coordinates,
-/// else the coordinator's cluster actor. Fire and forget (logged on error).
-void route(cluster_pointer self, caf::message msg) {
-  auto& st = self->state;
-  caf::actor dest;
-  if (st.coordinator_id == st.opts.self_id) {
-    self->request(caf::actor_cast<caf::actor>(st.coord), st.opts.request_timeout, std::move(msg))
-      .then([](reservation_record&) {},
-            [](caf::error& e) { spdlog::debug("cluster: self row: {}", caf::to_string(e)); });
-    return;
-  }
-  auto p = find_peer(st, st.coordinator_id);
-  if (!p || !p->out)
-    return;
-  self->request(p->out, st.opts.request_timeout, forward_atom::value, st.opts.self_id,
-                std::move(msg))
-    .then([](reservation_record&) {},
-          [](caf::error& e) { spdlog::debug("cluster: self row: {}", caf::to_string(e)); });
-}
-
-/// Each node keeps a gotel/<node> reservation checked in, so a stalled node
-/// shows up in the listing (and alerts) like any other late job.
-void self_checkin(cluster_pointer self, time_point now) {
-  auto& st = self->state;
-  if (st.coordinator_id.empty() || now < st.next_self_checkin)
-    return;
-  st.next_self_checkin = now + self_checkin_interval;
-  if (!st.self_reserved) {
-    reserve_request req;
-    req.app = "gotel";
-    req.component = st.opts.self_id;
-    req.owner = "gotel";
-    req.frequency = self_row_minutes;
-    req.unit = time_unit::minutes;
-    req.alert_msg = "GoTel node {component} stopped checking in (last seen {since})";
-    route(self, caf::make_message(reserve_atom::value, std::move(req)));
-    st.self_reserved = true;
-  }
-  route(self, caf::make_message(checkin_atom::value,
-                                checkin_request{"gotel", st.opts.self_id, "node heartbeat",
-                                                st.opts.self_id}));
-}
-
 void tick(cluster_pointer self) {
   auto& st = self->state;
   auto now = self->clock().now();
@@ -882,7 +845,6 @@ void tick(cluster_pointer self) {
       sync_from(self, st.coordinator_id, "", std::make_shared<catch_up>());
     }
   }
-  self_checkin(self, now);
   publish_view(self);
   self->delayed_send(self, st.opts.heartbeat, tick_atom::value);
 }
@@ -939,7 +901,14 @@ caf::behavior cluster_actor(cluster_pointer self, node_context* ctx, coordinator
       fn();
     },
     // -- handshake (the only messages accepted from strangers) ---------------
-    [=](hello_atom, std::string& id) -> std::string {
+    [=](hello_atom, std::string& id) -> caf::result<std::string> {
+      // No sender: CAF 0.17 lost its route to the sending node while the
+      // connection still delivers (a node resumed from SIGSTOP closed its
+      // stale connection after the peer's new one came up). Nobody could be
+      // answered or authenticated, and a null address must not reach the
+      // maps below: hashing it crashed the process (cluster_handshake_test).
+      if (!self->current_sender())
+        return unroutable(self, "a handshake", id);
       static constexpr char hex[] = "0123456789abcdef";
       std::string nonce;
       for (int i = 0; i < 32; ++i)
@@ -955,6 +924,10 @@ caf::behavior cluster_actor(cluster_pointer self, node_context* ctx, coordinator
     },
     [=](auth_atom, std::string& id, std::string& mac) -> bool {
       auto& st = self->state;
+      if (!self->current_sender()) {
+        unroutable(self, "a credential", id);
+        return false;
+      }
       auto sender = caf::actor_cast<caf::actor_addr>(self->current_sender());
       auto i = st.challenges.find(sender);
       bool ok = false;

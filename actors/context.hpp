@@ -37,6 +37,10 @@ struct node_context {
   /// Reservations in all (server.max_reservations); 0 = no limit. Checked
   /// with max_reservations_per_app.
   std::uint64_t max_reservations = 0;
+  /// Keys of the node's own rows (gotel/coordinator, gotel/worker,
+  /// gotel/<node id>; actors/self_row.hpp): the limits above neither refuse
+  /// nor count them, so they never take a user's slot.
+  std::vector<std::string> self_row_keys;
   caf::actor dispatcher;            ///< receives (dispatch_atom, intents) once durable
   /// A reservation actor idle this long asks to be passivated
   /// (reservations.passivate_after_seconds); zero = never.

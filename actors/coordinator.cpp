@@ -111,22 +111,32 @@ void erase_entry(coordinator_pointer self,
 /// maximum (server.max_reservations_per_app); none when it may be created.
 /// Only creations by this node's clients are checked: replicated changes and
 /// restores mirror what a coordinator already accepted.
-caf::error over_limit(coordinator_pointer self, const std::string& app) {
+caf::error over_limit(coordinator_pointer self, const std::string& app, const std::string& key) {
   auto& st = self->state;
+  // The node's own rows (actors/self_row.hpp) are neither refused nor counted.
+  auto& own = st.ctx->self_row_keys;
+  if (std::find(own.begin(), own.end(), key) != own.end())
+    return {};
+  std::uint64_t held = 0;
+  for (auto& k : own)
+    held += st.registry.count(k);
   auto total = st.ctx->max_reservations;
-  if (total != 0 && st.registry.size() >= total)
+  if (total != 0 && st.registry.size() - held >= total)
     return make_error(errc::limit_reached,
-                      "this node already holds " + std::to_string(st.registry.size())
+                      "this node already holds " + std::to_string(st.registry.size() - held)
                         + " reservations, the most server.max_reservations allows ("
                         + std::to_string(total) + "); check some out or raise the limit");
   auto limit = st.ctx->max_reservations_per_app;
   if (limit == 0)
     return {};
   auto i = st.per_app.find(normalize_name(app));
-  if (i == st.per_app.end() || i->second < limit)
+  if (i == st.per_app.end())
+    return {};
+  auto count = i->second - (app_of_key(own.empty() ? "" : own[0]) == i->first ? held : 0);
+  if (count < limit)
     return {};
   return make_error(errc::limit_reached,
-                    "app " + app + " already has " + std::to_string(i->second)
+                    "app " + app + " already has " + std::to_string(count)
                       + " reservations, the most server.max_reservations_per_app allows ("
                       + std::to_string(limit) + "); check one out or raise the limit");
 }
@@ -316,7 +326,7 @@ coordinator_actor::behavior_type coordinator(coordinator_pointer self, node_cont
       }
       if (auto err = bad_name(req.app, req.component))
         return err;
-      if (auto err = over_limit(self, req.app))
+      if (auto err = over_limit(self, req.app, key))
         return err;
       auto hdl = create_entry(self, key, req.app, req.component, req.owner);
       return self->delegate(hdl, reserve_atom::value, std::move(req));
@@ -369,7 +379,7 @@ coordinator_actor::behavior_type coordinator(coordinator_pointer self, node_cont
           return no_reservation(req.app, req.component);
         if (auto err = bad_name(req.app, req.component))
           return err;
-        if (auto err = over_limit(self, req.app))
+        if (auto err = over_limit(self, req.app, key))
           return err;
         auto hdl = create_entry(self, key, req.app, req.component, {});
         // Reaches the actor before the signal below (same sender, FIFO); it

@@ -3,6 +3,7 @@
 #include "actors/cluster.hpp"
 #include "actors/cluster_tls.hpp"
 #include "actors/errors.hpp"
+#include "actors/self_row.hpp"
 #include "alerters/dispatcher.hpp"
 
 #include <caf/io/middleman.hpp>
@@ -110,6 +111,9 @@ std::unique_ptr<node> node::start(const config& cfg, std::string& error,
   env.opts.storm_window = std::chrono::milliseconds{cfg.alerts.storm_window_ms};
   env.opts.pool_threads = static_cast<std::size_t>(cfg.alerts.channel_threads);
   env.opts.channel_queue = static_cast<std::size_t>(cfg.alerts.channel_queue);
+  env.opts.max_recipients = static_cast<std::size_t>(cfg.alerts.max_recipients);
+  env.opts.mail_per_recipient = static_cast<std::size_t>(cfg.alerts.mail_per_recipient_per_minute);
+  env.opts.mail_total = static_cast<std::size_t>(cfg.alerts.mail_per_minute);
   env.intent_seq = &ctx.next_intent_id;
   if (!cfg.alerts.webhook_url.empty())
     env.channels.push_back(make_webhook_channel(
@@ -156,6 +160,14 @@ std::unique_ptr<node> node::start(const config& cfg, std::string& error,
   // node that is not (yet) the coordinator raise no alerts.
   std::string nodes_error;
   auto nodes = parse_nodes(cfg.cluster.nodes, nodes_error);
+  {
+    std::vector<std::string> ids{cfg.server.node_id};
+    for (auto& a : nodes)
+      if (a.id != cfg.server.node_id)
+        ids.push_back(a.id);
+    ctx.self_row_keys = self_row_keys(ids);
+  }
+  n->coordinator_ = sys.spawn(gotel::coordinator, &ctx);
   if (!nodes.empty()) {
     cluster_options copts;
     copts.self_id = cfg.server.node_id;
@@ -180,6 +192,12 @@ std::unique_ptr<node> node::start(const config& cfg, std::string& error,
   if (!ok)
     return nullptr;
   caf::anon_send(ctx.dispatcher, resume_atom::value);
+  // After the restore, so that its rows are found, not created again.
+  self_row_options sopts;
+  sopts.node_id = cfg.server.node_id;
+  sopts.period = std::chrono::seconds{cfg.server.self_checkin_seconds};
+  sopts.request_timeout = std::chrono::milliseconds{cfg.server.request_timeout_ms};
+  n->self_row_ = spawn_self_row(sys, &ctx, n->coordinator_, std::move(sopts));
   spdlog::info("node {}: restored {} reservations from {}", cfg.server.node_id, n->restored_,
                cfg.server.data_dir);
   return n;
@@ -189,6 +207,8 @@ void node::stop() {
   if (stopped_)
     return;
   stopped_ = true;
+  if (self_row_)
+    caf::anon_send_exit(self_row_, caf::exit_reason::user_shutdown);
   if (ctx_.cluster)
     caf::anon_send_exit(ctx_.cluster, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(coordinator_, caf::exit_reason::user_shutdown);
@@ -201,7 +221,15 @@ void node::stop() {
 
 node::~node() {
   stop();
+  // Every actor of the node has been told to exit: let them finish before the
+  // handles they share go. (A reservation actor still arming a deadline as
+  // the node stopped right after its start, e.g. on a refused listen, once
+  // divided by a cleared timer list: SIGFPE. The node's own rows made that
+  // window common; the system's destructor waits for the same.)
+  if (system_)
+    system_->await_all_actors_done();
   coordinator_ = nullptr;
+  self_row_ = nullptr;
   ctx_.cluster = nullptr;
   ctx_.dispatcher = nullptr;
   system_.reset();  // joins the scheduler

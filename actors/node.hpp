@@ -53,6 +53,7 @@ class node {
   std::unique_ptr<caf::actor_system_config> system_cfg_;
   std::unique_ptr<caf::actor_system> system_;
   coordinator_actor coordinator_;
+  caf::actor self_row_;  ///< checks in the node's own rows (actors/self_row.hpp)
   std::uint64_t restored_ = 0;
   bool stopped_ = false;
 };

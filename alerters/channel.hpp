@@ -37,6 +37,19 @@ inline bool is_storm_notice(const alert_intent& intent) {
   return intent.dedup_key.starts_with(storm_dedup_prefix);
 }
 
+/// Mail digests (alerts held back by the mail budget, one message to one
+/// recipient) carry a dedup key with this prefix.
+inline constexpr std::string_view digest_dedup_prefix = "digest:";
+
+inline bool is_mail_digest(const alert_intent& intent) {
+  return intent.dedup_key.starts_with(digest_dedup_prefix);
+}
+
+/// In `alert_intent::progress`, a recipient whose copy of the alert went into
+/// a digest instead (mail budget) is kept as `>address`: handled, not sent.
+/// '>' never starts an address a channel would mail.
+inline constexpr char deferred_mark = '>';
+
 /// Thread-safety: deliver() may be called concurrently from several pool threads.
 class alert_channel {
  public:
@@ -48,6 +61,9 @@ class alert_channel {
   /// Whether the dispatcher may fold this channel's alerts into alert-storm
   /// notices. The log alerter answers false: every alert reaches the log.
   virtual bool groups_storms() const { return true; }
+  /// Whether the channel sends one message per `notify` recipient: then the
+  /// dispatcher caps the recipients and applies the mail budgets.
+  virtual bool mails_recipients() const { return false; }
 };
 
 /// Writes every alert to the process log (spdlog). Never fails.

@@ -1,6 +1,7 @@
 #include "alerters/dispatcher.hpp"
 
 #include "actors/messages.hpp"
+#include "alerters/render.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -113,6 +114,22 @@ struct problem_trace {
   std::vector<std::string> incidents;  ///< storm notice dedup keys
 };
 
+/// One channel's mail budget in the current window (issue 14 section 5).
+struct mail_budget {
+  std::int64_t window = -1;  ///< wall time / mail_window; -1 = none yet
+  std::size_t total = 0;     ///< messages started in this window
+  std::unordered_map<std::string, std::size_t> sent;  ///< of which per recipient
+  bool warned = false;       ///< the first deferral of the window was logged
+};
+
+/// The digest collecting one recipient's deferred alerts.
+struct digest_state {
+  std::uint64_t id = 0;      ///< the digest intent; 0 = none
+  std::size_t alerts = 0;    ///< alerts summarised in it
+  std::size_t by_kind[3] = {0, 0, 0};
+  std::vector<std::string> lines;  ///< "<time> app/component (kind)", at most digest_list
+};
+
 struct dispatcher_state {
   dispatcher_env env;
   std::unordered_map<std::string, std::shared_ptr<alert_channel>> channels;
@@ -137,6 +154,9 @@ struct dispatcher_state {
   std::unordered_map<std::string, problem_trace> problems;
   /// Pending storm recovery notices: notice id -> its incident's dedup key.
   std::map<std::uint64_t, std::string> recovery_notices;
+  /// Mail budgets by channel, and open digests by channel + '\n' + recipient.
+  std::unordered_map<std::string, mail_budget> budgets;
+  std::unordered_map<std::string, digest_state> digests;
   /// One pool per channel, so a hung channel (a relay that never answers)
   /// never delays another. Declared last: destroyed (joined) first.
   std::unordered_map<std::string, std::unique_ptr<blocking_pool>> pools;
@@ -169,16 +189,22 @@ alert_log_entry log_entry_for(const alert_intent& intent, unix_ms now, std::stri
   return e;
 }
 
-/// Removes `id` from the outbox and logs `outcome`, in one atomic batch.
-void finish(dispatcher_actor* self, std::uint64_t id, const std::string& outcome) {
+/// Removes `id` from the outbox and logs `outcome`, in one atomic batch
+/// (together with the changes already in `batch`).
+void finish(dispatcher_actor* self, std::uint64_t id, const std::string& outcome,
+            storage::write_batch batch = {}) {
   auto& st = self->state;
   auto i = st.pending.find(id);
   if (i == st.pending.end())
     return;
-  storage::write_batch batch;
   batch.erase_intent(id);
   batch.append(next_log_seq(st), log_entry_for(i->second, st.env.wall_now(), outcome));
   st.env.committer->submit(std::move(batch), log_commit_error);
+  // A digest that went out (or gave up) collects nothing more: forget it.
+  if (is_mail_digest(i->second))
+    if (auto d = st.digests.find(i->second.channel + '\n' + i->second.notify);
+        d != st.digests.end() && d->second.id == id)
+      st.digests.erase(d);
   st.pending.erase(i);
   st.stats.pending = st.pending.size();
   // A storm recovery notice that went out (or gave up) ends its wave; the
@@ -223,6 +249,22 @@ std::chrono::milliseconds backoff_for(const dispatcher_options& opts, std::uint6
   return std::chrono::milliseconds{std::max<std::int64_t>(ms, 1)};
 }
 
+/// Whether `progress` (alert_intent::progress) holds a recipient deferred to a
+/// digest, or one sent to.
+bool any_deferred(const std::string& progress) {
+  for (auto& r : split_recipients(progress))
+    if (r.front() == deferred_mark)
+      return true;
+  return false;
+}
+
+bool any_sent(const std::string& progress) {
+  for (auto& r : split_recipients(progress))
+    if (r.front() != deferred_mark)
+      return true;
+  return false;
+}
+
 void on_result(dispatcher_actor* self, std::uint64_t id, delivery_result res) {
   auto& st = self->state;
   if (auto f = st.in_flight.find(id); f != st.in_flight.end()) {
@@ -239,7 +281,9 @@ void on_result(dispatcher_actor* self, std::uint64_t id, delivery_result res) {
     i->second.progress = res.progress;
   if (res.delivered) {
     ++st.stats.delivered;
-    finish(self, id, "delivered");
+    if (is_mail_digest(i->second))
+      ++st.stats.mail_digests;
+    finish(self, id, any_deferred(i->second.progress) ? "partly deferred to digest" : "delivered");
     return;
   }
   ++st.stats.failed_attempts;
@@ -262,6 +306,8 @@ void on_result(dispatcher_actor* self, std::uint64_t id, delivery_result res) {
   self->delayed_send(self, delay, retry_atom::value, id);
 }
 
+bool spend_mail_budget(dispatcher_actor* self, alert_intent& in);
+
 /// Starts one delivery attempt of pending intent `id` unless one is running.
 void attempt(dispatcher_actor* self, std::uint64_t id) {
   auto& st = self->state;
@@ -283,6 +329,8 @@ void attempt(dispatcher_actor* self, std::uint64_t id) {
     self->delayed_send(self, st.env.opts.retry_initial, retry_atom::value, id);
     return;
   }
+  if (ch->second->mails_recipients() && !spend_mail_budget(self, i->second))
+    return;  // nothing to send now: deferred to digests, or a digest waits
   ++busy;
   st.in_flight.emplace(id, ch->first);
   if (st.env.opts.inline_delivery) {
@@ -522,6 +570,169 @@ void admit_recovery(dispatcher_actor* self, alert_intent intent, storage::write_
   batch.append(next_log_seq(st), log_entry_for(intent, st.env.wall_now(), "grouped"));
 }
 
+// -- mail budgets (issue 14 section 5) -------------------------------------------
+
+std::string duration_text(std::chrono::milliseconds d) {
+  return d.count() % 1000 == 0 ? std::to_string(d.count() / 1000) + " s"
+                               : std::to_string(d.count()) + " ms";
+}
+
+/// The text of `to`'s digest `d`.
+std::string digest_text(const dispatcher_state& st, const std::string& to,
+                        const digest_state& d) {
+  auto& o = st.env.opts;
+  std::string out = "GoTel held back " + std::to_string(d.alerts) + " alert(s) for " + to
+                    + ": the mail budget (at most " + std::to_string(o.mail_per_recipient)
+                    + " message(s) to one address and " + std::to_string(o.mail_total)
+                    + " in total within " + duration_text(o.mail_window)
+                    + ") was used up, so they are summarised here ("
+                    + std::to_string(d.by_kind[0]) + " late, " + std::to_string(d.by_kind[1])
+                    + " repeat, " + std::to_string(d.by_kind[2]) + " recovered).";
+  out += " First " + std::to_string(d.lines.size()) + ":";
+  for (auto& l : d.lines)
+    out += "\n- " + l;
+  if (d.alerts > d.lines.size())
+    out += "\n... and " + std::to_string(d.alerts - d.lines.size()) + " more.";
+  out += "\nEvery alert is in the alert log (outcome \"deferred to digest\" or \"partly "
+         "deferred to digest\").";
+  return out;
+}
+
+/// Adds intent `in` to the digest of recipient `to` (a fresh one, due at
+/// `due`, unless one is collecting): the updated digest goes into `batch`.
+void add_to_digest(dispatcher_actor* self, const alert_intent& in, const std::string& to,
+                   unix_ms due, storage::write_batch& batch) {
+  auto& st = self->state;
+  auto now = st.env.wall_now();
+  auto& d = st.digests[in.channel + '\n' + to];
+  // A digest already being sent collects nothing more: a fresh one does.
+  auto n = st.pending.find(d.id);
+  bool fresh = d.id == 0 || n == st.pending.end() || st.in_flight.count(d.id) > 0;
+  alert_intent digest;
+  if (fresh) {
+    d = digest_state{};
+    digest.id = next_intent_id(st);
+    digest.dedup_key = std::string{digest_dedup_prefix} + std::to_string(digest.id);
+    digest.kind = alert_kind::late;
+    digest.channel = in.channel;
+    digest.app = "gotel";
+    digest.component = "mail-digest";
+    digest.owner = "gotel";
+    digest.notify = to;
+    digest.deadline_ms = now;
+    digest.created_ms = now;
+    digest.next_attempt_ms = due;
+    d.id = digest.id;
+  } else {
+    digest = n->second;
+  }
+  ++d.alerts;
+  d.by_kind[static_cast<int>(in.kind) % 3] += 1;
+  if (d.lines.size() < st.env.opts.digest_list)
+    d.lines.push_back(rfc1123(in.created_ms) + " " + in.app + "/" + in.component + " ("
+                      + std::string{kind_word(in.kind)} + ")");
+  digest.message = digest_text(st, to, d);
+  batch.put(digest);
+  if (fresh)
+    schedule(self, std::move(digest));
+  else
+    n->second = std::move(digest);
+}
+
+/// Spends the mail budget of an attempt of pending intent `in` on a channel
+/// that mails recipients: each recipient not yet handled is sent to if both
+/// its own and the channel's budget have room, else deferred to its digest
+/// (marked in `progress`, persisted with the digest in one batch). True: go
+/// ahead with the recipients that had room. False: nothing to send now (every
+/// remaining recipient was deferred and the intent finished, or a digest waits
+/// for the next window).
+bool spend_mail_budget(dispatcher_actor* self, alert_intent& in) {
+  auto& st = self->state;
+  auto& o = st.env.opts;
+  if (o.mail_per_recipient == 0 && o.mail_total == 0)
+    return true;
+  auto now = st.env.wall_now();
+  auto window_ms = std::max<std::int64_t>(o.mail_window.count(), 1);
+  auto index = now / window_ms;
+  auto& b = st.budgets[in.channel];
+  if (b.window != index) {
+    b = mail_budget{};
+    b.window = index;
+  }
+  std::set<std::string> handled;
+  for (auto& r : split_recipients(in.progress))
+    handled.insert(r.front() == deferred_mark ? r.substr(1) : r);
+  std::vector<std::string> defer;
+  std::size_t sending = 0;
+  for (auto& r : split_recipients(in.notify)) {
+    if (handled.count(r) > 0)
+      continue;
+    auto& mine = b.sent[r];
+    bool room = (o.mail_total == 0 || b.total < o.mail_total)
+                && (o.mail_per_recipient == 0 || mine < o.mail_per_recipient);
+    if (room) {
+      ++b.total;
+      ++mine;
+      ++sending;
+    } else {
+      defer.push_back(r);
+    }
+  }
+  if (defer.empty())
+    return true;
+  auto next_window = (index + 1) * window_ms;
+  if (is_mail_digest(in)) {
+    // A digest is never deferred into another: it waits for the next window.
+    in.next_attempt_ms = next_window;
+    self->delayed_send(self, std::chrono::milliseconds{next_window - now}, retry_atom::value,
+                       in.id);
+    return false;
+  }
+  if (!b.warned) {
+    b.warned = true;
+    spdlog::warn("mail budget of channel {} used up in this window ({} message(s) to one address,"
+                 " {} in total per {} ms): further alerts go into digests",
+                 in.channel, o.mail_per_recipient, o.mail_total, window_ms);
+  }
+  storage::write_batch batch;
+  for (auto& r : defer) {
+    add_to_digest(self, in, r, next_window, batch);
+    ++st.stats.mail_deferred;
+    in.progress += (in.progress.empty() ? "" : ",") + std::string(1, deferred_mark) + r;
+  }
+  if (sending == 0) {
+    auto outcome = any_sent(in.progress) ? "partly deferred to digest" : "deferred to digest";
+    finish(self, in.id, outcome, std::move(batch));
+    return false;
+  }
+  batch.put(in);
+  st.env.committer->submit(std::move(batch), log_commit_error);
+  return true;
+}
+
+/// Cuts the recipients of a new or resumed mail intent to max_recipients
+/// (records stored before the limit existed may hold more); the cut is counted
+/// and the capped intent persisted at once (before any attempt can finish it).
+void cap_recipients(dispatcher_state& st, alert_intent& intent) {
+  auto max = st.env.opts.max_recipients;
+  if (max == 0)
+    return;
+  auto all = split_recipients(intent.notify);
+  if (all.size() <= max)
+    return;
+  std::string kept;
+  for (std::size_t k = 0; k < max; ++k)
+    kept += (kept.empty() ? "" : ",") + all[k];
+  spdlog::warn("alert {} for {}/{}: notify holds {} recipients, above alerts.max_recipients; "
+               "mailing the first {}",
+               intent.dedup_key, intent.app, intent.component, all.size(), max);
+  st.stats.recipients_capped += all.size() - max;
+  intent.notify = std::move(kept);
+  storage::write_batch batch;
+  batch.put(intent);
+  st.env.committer->submit(std::move(batch), log_commit_error);
+}
+
 /// Admits a new or resumed intent: delivered on its own, or folded into a
 /// storm notice when its channel is over the threshold in this window.
 void admit(dispatcher_actor* self, alert_intent intent, storage::write_batch& batch) {
@@ -529,10 +740,13 @@ void admit(dispatcher_actor* self, alert_intent intent, storage::write_batch& ba
   if (st.env.intent_seq == nullptr && intent.id >= st.own_intent_seq.load())
     st.own_intent_seq.store(intent.id + 1);
   auto threshold = st.env.opts.storm_threshold;
+  auto ch = st.channels.find(intent.channel);
+  if (ch != st.channels.end() && ch->second->mails_recipients() && !is_storm_notice(intent)
+      && !is_mail_digest(intent) && st.pending.count(intent.id) == 0)
+    cap_recipients(st, intent);
   // Retries (attempts > 0) and notices themselves are never counted or folded;
   // neither is anything for a channel that logs every alert (the log).
-  auto ch = st.channels.find(intent.channel);
-  if (threshold == 0 || intent.attempts > 0 || is_storm_notice(intent)
+  if (threshold == 0 || intent.attempts > 0 || is_storm_notice(intent) || is_mail_digest(intent)
       || st.pending.count(intent.id) > 0 || ch == st.channels.end()
       || !ch->second->groups_storms()) {
     schedule(self, std::move(intent));

@@ -14,6 +14,16 @@
 /// logs it with outcome "grouped" and writes the notice: nothing is lost from
 /// the alert log.
 ///
+/// Mail budgets (issue 14 section 5), on channels that send one message per
+/// recipient (alert_channel::mails_recipients(), the e-mail alerter): an
+/// intent mails at most `max_recipients` of its `notify` addresses (the rest
+/// are cut and counted), and within one clock-aligned `mail_window` at most
+/// `mail_per_recipient` messages go to one address and `mail_total` in all.
+/// A recipient over budget is not dropped: the alert is added to that
+/// recipient's digest (an outbox intent, dedup key `digest:<id>`) sent at the
+/// next window, and the intent is logged "deferred to digest" (every
+/// recipient deferred) or "partly deferred to digest".
+///
 /// Messages (dynamically typed actor):
 ///   (dispatch_atom, std::vector<alert_intent>)  -> void   new intents, already durable
 ///   (resume_atom)                               -> void   load all pending intents from the store
@@ -40,12 +50,16 @@ struct dispatcher_stats {
   std::uint64_t expired = 0;
   std::uint64_t pending = 0;  ///< intents in the outbox right now
   std::uint64_t grouped = 0;  ///< intents folded into alert-storm notices
+  std::uint64_t mail_deferred = 0;      ///< recipient messages deferred to a digest
+  std::uint64_t mail_digests = 0;       ///< digests delivered
+  std::uint64_t recipients_capped = 0;  ///< recipients cut by max_recipients
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, dispatcher_stats& x) {
   return f(caf::meta::type_name("dispatcher_stats"), x.delivered, x.failed_attempts,
-           x.expired, x.pending, x.grouped);
+           x.expired, x.pending, x.grouped, x.mail_deferred, x.mail_digests,
+           x.recipients_capped);
 }
 
 struct dispatcher_options {
@@ -66,6 +80,13 @@ struct dispatcher_options {
   std::chrono::milliseconds storm_window{10000};
   /// Jobs named in a grouped notice (the rest are counted).
   std::size_t storm_list = 20;
+  /// Mail budgets (see above); 0 = unlimited (the configuration requires >= 1).
+  std::size_t max_recipients = 10;
+  std::size_t mail_per_recipient = 10;
+  std::size_t mail_total = 120;
+  std::chrono::milliseconds mail_window{60000};
+  /// Alerts named one by one in a digest (the rest are counted).
+  std::size_t digest_list = 50;
 };
 
 struct dispatcher_env {

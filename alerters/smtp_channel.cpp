@@ -55,6 +55,8 @@ bool valid_recipient(const std::string& to) {
 }
 
 std::string subject_for(const alert_intent& intent) {
+  if (is_mail_digest(intent))
+    return "GoTel alert digest";
   if (is_storm_notice(intent))
     return intent.kind == alert_kind::recovered ? "GoTel alert storm recovered"
                                                 : "GoTel alert storm";
@@ -125,18 +127,21 @@ class smtp_channel final : public alert_channel {
   }
 
   std::string_view name() const override { return "email"; }
+  bool mails_recipients() const override { return true; }
 
   delivery_result deliver(const alert_intent& intent) override {
     auto recipients = split_recipients(intent.notify);
-    auto done_list = split_recipients(intent.progress);
-    std::set<std::string> done(done_list.begin(), done_list.end());
+    // Sent on an earlier attempt, or deferred to a digest (">address").
+    std::set<std::string> done;
+    for (auto& d : split_recipients(intent.progress))
+      done.insert(!d.empty() && d.front() == deferred_mark ? d.substr(1) : d);
     std::string progress = intent.progress;
     std::size_t failed = 0;
     bool any_retryable = false;
     std::string errors;
     for (auto& to : recipients) {
       if (done.count(to) > 0)
-        continue;  // sent on an earlier attempt
+        continue;  // sent on an earlier attempt, or in a digest
       auto r = send_one(intent, to);
       if (r.ok) {
         done.insert(to);

@@ -129,6 +129,10 @@ const std::vector<setting>& settings() {
       row<in_server, &S::max_reservations>(
           "server.max_reservations", defaults::max_reservations,
           "reservations in all, every app together; creating more gets 403; 0 = unlimited"),
+      row<in_server, &S::self_checkin_seconds>(
+          "server.self_checkin_seconds", defaults::self_checkin_seconds,
+          "how often the node checks in its own rows gotel/<node id> and gotel/coordinator"
+          " or gotel/worker; each row's frequency is 10 of these"),
       row<in_server, &S::max_header_bytes>("server.max_header_bytes", defaults::max_header_bytes,
                                            "largest accepted request line and headers (431)"),
       row<in_server, &S::idle_timeout_ms>("server.idle_timeout_ms", defaults::idle_timeout_ms,
@@ -201,6 +205,14 @@ const std::vector<setting>& settings() {
                                           "concurrent deliveries per channel (each its own)"),
       row<in_alerts, &A::channel_queue>("alerts.channel_queue", defaults::channel_queue,
                                         "deliveries queued per channel; the rest wait in the outbox"),
+      row<in_alerts, &A::max_recipients>("alerts.max_recipients", defaults::max_recipients,
+                                         "most e-mail addresses in a reservation's notify; more"
+                                         " is refused with 400"),
+      row<in_alerts, &A::mail_per_recipient_per_minute>(
+          "alerts.mail_per_recipient_per_minute", defaults::mail_per_recipient_per_minute,
+          "e-mails to one address per minute; the rest go into one digest per address"),
+      row<in_alerts, &A::mail_per_minute>("alerts.mail_per_minute", defaults::mail_per_minute,
+                                          "e-mails in total per minute; the rest go into digests"),
 
       row<in_log, &L::level>("log.level", defaults::log_level, "trace, debug, info, warn or error"),
 
@@ -790,6 +802,18 @@ std::string validate(const config& cfg) {
   require(split_host_port(s.listen).has_value(),
           "server.listen must be host:port or [ipv6]:port, got " + quote(s.listen));
   require(!s.node_id.empty(), "server.node_id must not be empty");
+  {
+    // gotel/<node id> must not be one of the role rows (docs/cluster.md).
+    std::string id;
+    for (char c : s.node_id)
+      id.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    while (!id.empty() && id.back() == ' ')
+      id.pop_back();
+    require(id != "coordinator" && id != "worker",
+            "server.node_id must not be \"coordinator\" or \"worker\": gotel/coordinator and "
+            "gotel/worker are the role rows, gotel/<node id> the node's own; got "
+                + quote(s.node_id));
+  }
   require(s.io_threads >= 0, "server.io_threads must be >= 0, got " + n(s.io_threads));
   require(s.scheduler_threads >= 0,
           "server.scheduler_threads must be >= 0, got " + n(s.scheduler_threads));
@@ -819,6 +843,9 @@ std::string validate(const config& cfg) {
           "server.max_reservations must be >= 0, got " + n(s.max_reservations));
   require(s.max_reservations_per_app >= 0,
           "server.max_reservations_per_app must be >= 0, got " + n(s.max_reservations_per_app));
+  require(s.self_checkin_seconds >= 1 && s.self_checkin_seconds <= 86400,
+          "server.self_checkin_seconds must be between 1 and 86400, got "
+              + n(s.self_checkin_seconds));
   require(s.rate_limit_per_second >= 0,
           "server.rate_limit_per_second must be >= 0, got " + n(s.rate_limit_per_second));
   require(s.rate_limit_burst >= 1,
@@ -863,6 +890,12 @@ std::string validate(const config& cfg) {
   require(cfg.reservations.passivate_after_seconds >= 0,
           "reservations.passivate_after_seconds must be >= 0, got "
               + n(cfg.reservations.passivate_after_seconds));
+  require(a.max_recipients >= 1,
+          "alerts.max_recipients must be >= 1, got " + n(a.max_recipients));
+  require(a.mail_per_recipient_per_minute >= 1,
+          "alerts.mail_per_recipient_per_minute must be >= 1, got "
+              + n(a.mail_per_recipient_per_minute));
+  require(a.mail_per_minute >= 1, "alerts.mail_per_minute must be >= 1, got " + n(a.mail_per_minute));
   const auto& m = cfg.smtp;
   require(m.port >= 1 && m.port <= 65535, "smtp.port must be 1-65535, got " + n(m.port));
   require(m.tls == "none" || m.tls == "starttls" || m.tls == "tls",

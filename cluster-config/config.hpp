@@ -37,6 +37,7 @@ struct server_config {
   bool open_uuid_pings = false;    ///< /ping/<uuid> needs no key even when keys are configured
   std::int64_t max_reservations_per_app = 0;  ///< 0 = unlimited
   std::int64_t max_reservations = 0;          ///< all apps together; 0 = unlimited
+  std::int64_t self_checkin_seconds = 0;  ///< period of the node's own rows (actors/self_row.hpp)
   std::int64_t max_header_bytes = 0;
   std::int64_t idle_timeout_ms = 0;
   std::int64_t read_timeout_ms = 0;
@@ -68,6 +69,9 @@ struct alerts_config {
   std::int64_t storm_window_ms = 0;     ///< the storm counting window
   std::int64_t channel_threads = 0;     ///< concurrent deliveries per channel
   std::int64_t channel_queue = 0;       ///< deliveries queued per channel
+  std::int64_t max_recipients = 0;      ///< e-mail recipients per reservation (>= 1)
+  std::int64_t mail_per_recipient_per_minute = 0;  ///< mail budget per address (>= 1)
+  std::int64_t mail_per_minute = 0;     ///< mail budget in total (>= 1)
 };
 
 /// E-mail through an SMTP relay; an empty host = no e-mail channel.

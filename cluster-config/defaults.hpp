@@ -41,6 +41,9 @@ inline constexpr std::int64_t max_reservations_per_app = 10000;
 /// A cap on all apps together: per-app limits alone let a client with many
 /// app names fill memory and disk (issue 14 section 6).
 inline constexpr std::int64_t max_reservations = 100000;
+/// The original GoTel checked in gotel/coordinator and gotel/worker every 30 s
+/// (its monitor loop) against a 5-minute frequency: 10 periods (self_row.hpp).
+inline constexpr std::int64_t self_checkin_seconds = 30;
 /// Beast's default; real clients send well under 2 KiB of headers.
 inline constexpr std::int64_t max_header_bytes = 16 * 1024;
 /// Keeps keep-alive connections of busy cron hosts reused without hoarding sockets.
@@ -96,6 +99,18 @@ inline constexpr std::int64_t channel_queue = 1000;
 /// every minute keeps its actor, one checking in hourly or daily costs only
 /// its compact entry between checkins (docs/scale.md).
 inline constexpr std::int64_t passivate_after_seconds = 120;
+/// Issue 14 section 5: one reservation with 701 addresses in notify made 701
+/// SMTP sessions per alert. Ten addresses cover a team list and an on-call
+/// alias; a larger audience belongs on a mailing list the relay expands.
+inline constexpr std::int64_t max_recipients = 10;
+/// Ten mails a minute to one address is more than a person reads (a job
+/// flapping on a 1 s period sends a late and a recovery each cycle); the rest
+/// arrive in one digest per address and minute.
+inline constexpr std::int64_t mail_per_recipient_per_minute = 10;
+/// 120 a minute in total (two a second) stays below the sending limits of
+/// common relays and hosted SMTP services (hundreds to a few thousand an hour
+/// per account), so a storm does not get the sender throttled or blocklisted.
+inline constexpr std::int64_t mail_per_minute = 120;
 
 /// The SMTP submission port every relay listens on without TLS wrapping.
 inline constexpr std::int64_t smtp_port = 25;

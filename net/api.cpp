@@ -193,6 +193,7 @@ struct api::impl : std::enable_shared_from_this<api::impl> {
     auto& cfg = n.settings();
     limits.max_field_bytes = static_cast<std::size_t>(cfg.server.max_field_bytes);
     limits.max_notes_bytes = static_cast<std::size_t>(cfg.server.max_notes_bytes);
+    limits.max_recipients = static_cast<std::size_t>(cfg.alerts.max_recipients);
     // No body larger than max_body_bytes is read, so none larger is kept.
     limits.ping_body_limit = static_cast<std::size_t>(
       std::min(cfg.server.ping_body_limit, cfg.server.max_body_bytes));

@@ -151,6 +151,17 @@ std::string metrics_text(const std::vector<reservation_record>& recs, unix_ms no
     family(out, "gotel_alerts_grouped_total", "counter",
            "Alerts folded into an alert-storm notice since start.");
     sample(out, "gotel_alerts_grouped_total", "", number(server.alerts_grouped));
+    family(out, "gotel_mail_deferred_total", "counter",
+           "E-mail messages held back by the mail budget (per recipient or in total) and "
+           "added to that recipient's digest since start.");
+    sample(out, "gotel_mail_deferred_total", "", number(server.mail_deferred));
+    family(out, "gotel_mail_digests_total", "counter",
+           "Digest e-mails (alerts held back by the mail budget) delivered since start.");
+    sample(out, "gotel_mail_digests_total", "", number(server.mail_digests));
+    family(out, "gotel_mail_recipients_capped_total", "counter",
+           "E-mail recipients cut from alerts because notify held more than "
+           "alerts.max_recipients addresses (records stored before the limit) since start.");
+    sample(out, "gotel_mail_recipients_capped_total", "", number(server.recipients_capped));
     family(out, "gotel_outbox_depth", "gauge", "Alert intents waiting for delivery.");
     sample(out, "gotel_outbox_depth", "", number(server.outbox_depth));
   }
@@ -252,6 +263,9 @@ void serve_metrics(const std::shared_ptr<const api_services>& s, responder respo
             m.alert_failures = d.failed_attempts;
             m.alerts_expired = d.expired;
             m.alerts_grouped = d.grouped;
+            m.mail_deferred = d.mail_deferred;
+            m.mail_digests = d.mail_digests;
+            m.recipients_capped = d.recipients_capped;
             m.outbox_depth = d.pending;
           },
           [&](caf::error&) {});

@@ -29,6 +29,9 @@ struct server_metrics {
   std::uint64_t alert_failures = 0;  ///< failed delivery attempts (each retry counts)
   std::uint64_t alerts_expired = 0;
   std::uint64_t alerts_grouped = 0;
+  std::uint64_t mail_deferred = 0;       ///< recipient messages deferred to a digest
+  std::uint64_t mail_digests = 0;        ///< digests delivered
+  std::uint64_t recipients_capped = 0;   ///< recipients cut by alerts.max_recipients
   std::uint64_t outbox_depth = 0;
   std::uint64_t nodes_alive = 1;     ///< cluster nodes this node hears, itself included
   std::uint64_t nodes = 1;

@@ -444,6 +444,11 @@ parse_result<reserve_request> parse_reserve(std::string_view body, const field_l
     auto notify = text(f, "notify", lim.max_notes_bytes, err);
     if (!notify)
       return err;
+    // Each address is one SMTP message per alert (issue 14 section 5).
+    if (auto n = split_recipients(*notify).size(); n > lim.max_recipients)
+      return rejection{400, "notify lists " + std::to_string(n) + " e-mail addresses; at most "
+                              + std::to_string(lim.max_recipients)
+                              + " are allowed (alerts.max_recipients)"};
     auto alert_msg = text(f, "alert_msg", lim.max_notes_bytes, err);
     if (!alert_msg)
       return err;

@@ -16,6 +16,8 @@ struct field_limits {
   std::size_t max_field_bytes = 256;   ///< app, component, owner, time_units
   std::size_t max_notes_bytes = 4096;  ///< notes, notify, alert_msg
   std::size_t ping_body_limit = 10000;  ///< bytes of a /ping body kept (Healthchecks)
+  /// Most distinct e-mail addresses in notify (alerts.max_recipients); more is a 400.
+  std::size_t max_recipients = 10;
 };
 
 /// A request the API refuses: `status` is the HTTP status (400 or 413).

@@ -486,6 +486,324 @@ TEST_F(storm_recovery_test, partial_recovery_reports_without_resolving_then_last
   EXPECT_EQ(pd->seen().back().kind, alert_kind::recovered);
 }
 
+// Issue 14 section 5: one reservation with 701 addresses in notify and a 1 s
+// period made 701 SMTP sessions in 20 s. A mail channel now gets at most
+// mail_per_recipient messages per address and mail_total in all per window;
+// the rest become one digest per address at the next window, and every alert
+// stays in the alert log.
+
+/// A real channel that mails one message per recipient, as the e-mail
+/// alerter does (skipping those in `progress`: sent before, or ">" deferred to
+/// a digest), and records each message with the injected wall time it left.
+class recording_mail_channel final : public alert_channel {
+ public:
+  struct mail {
+    std::string to;
+    alert_intent intent;
+    unix_ms at = 0;
+  };
+
+  /// `failures`: the first so many deliveries fail (retryable) after trying
+  /// every remaining recipient.
+  recording_mail_channel(const unix_ms* wall, int failures = 0)
+    : wall_(wall), failures_(failures) {}
+
+  std::string_view name() const override { return "email"; }
+  bool mails_recipients() const override { return true; }
+
+  delivery_result deliver(const alert_intent& intent) override {
+    std::lock_guard<std::mutex> guard{mtx_};
+    bool fail = calls_++ < failures_;
+    std::set<std::string> done;
+    for (auto& d : split_recipients(intent.progress))
+      done.insert(d.front() == deferred_mark ? d.substr(1) : d);
+    std::string progress = intent.progress;
+    for (auto& to : split_recipients(intent.notify)) {
+      if (done.count(to) > 0)
+        continue;
+      sent_.push_back({to, intent, *wall_});
+      if (!fail)
+        progress += (progress.empty() ? "" : ",") + to;
+    }
+    if (fail)
+      return {false, true, "scripted failure", progress};
+    return {true, false, {}, progress};
+  }
+
+  std::vector<mail> sent() const {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return sent_;
+  }
+  std::size_t count() const {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return sent_.size();
+  }
+
+ private:
+  const unix_ms* wall_;
+  int failures_;
+  mutable std::mutex mtx_;
+  int calls_ = 0;
+  std::vector<mail> sent_;
+};
+
+class mail_budget_test : public dispatcher_test {
+ protected:
+  static dispatcher_options mail_opts() {
+    auto o = default_opts();
+    o.mail_per_recipient = 10;
+    o.mail_total = 120;
+    o.mail_window = 60000ms;
+    o.max_recipients = 10;
+    return o;
+  }
+
+  alert_intent mail(std::uint64_t id, std::string notify) {
+    auto in = intent(id, "email");
+    in.notify = std::move(notify);
+    return in;
+  }
+
+  std::map<std::string, std::string> outcomes() {
+    std::map<std::string, std::string> out;
+    for (auto& e : store.log(10000))
+      out[e.app] = e.outcome;
+    return out;
+  }
+
+  /// Messages per window (wall / 60 s) and per window and recipient.
+  static std::map<unix_ms, std::size_t> per_window(
+    const std::vector<recording_mail_channel::mail>& sent) {
+    std::map<unix_ms, std::size_t> out;
+    for (auto& m : sent)
+      ++out[m.at / 60000];
+    return out;
+  }
+  static std::map<std::pair<unix_ms, std::string>, std::size_t> per_window_and_recipient(
+    const std::vector<recording_mail_channel::mail>& sent) {
+    std::map<std::pair<unix_ms, std::string>, std::size_t> out;
+    for (auto& m : sent)
+      ++out[{m.at / 60000, m.to}];
+    return out;
+  }
+};
+
+TEST_F(mail_budget_test, one_address_gets_its_budget_then_one_digest_at_the_next_window) {
+  ASSERT_EQ(wall % 60000, 0) << "the test starts at a window boundary";
+  auto ch = std::make_shared<recording_mail_channel>(&wall);
+  spawn({ch}, mail_opts());
+  std::vector<alert_intent> xs;
+  for (std::uint64_t id = 1; id <= 15; ++id)
+    xs.push_back(mail(id, "victim@example.com"));
+  dispatch(xs);
+
+  ASSERT_EQ(ch->count(), 10u) << "ten messages to one address within a minute";
+  auto s = stats();
+  EXPECT_EQ(s.mail_deferred, 5u);
+  EXPECT_EQ(s.delivered, 10u);
+  // Every intent is in the alert log: 10 sent, 5 deferred to the digest.
+  auto o = outcomes();
+  for (int id = 1; id <= 10; ++id)
+    EXPECT_EQ(o["app" + std::to_string(id)], "delivered") << id;
+  for (int id = 11; id <= 15; ++id)
+    EXPECT_EQ(o["app" + std::to_string(id)], "deferred to digest") << id;
+  // What is left is one durable digest, due at the next window.
+  auto outbox = store.outbox();
+  ASSERT_EQ(outbox.size(), 1u);
+  EXPECT_TRUE(is_mail_digest(outbox[0]));
+  EXPECT_EQ(outbox[0].notify, "victim@example.com");
+  EXPECT_EQ(outbox[0].next_attempt_ms, wall + 60000);
+
+  advance(59999ms);
+  EXPECT_EQ(ch->count(), 10u) << "the digest went out before the window ended";
+  advance(1ms);
+  ASSERT_EQ(ch->count(), 11u);
+  auto digest = ch->sent().back();
+  EXPECT_EQ(digest.to, "victim@example.com");
+  EXPECT_TRUE(is_mail_digest(digest.intent));
+  EXPECT_EQ(digest.intent.app, "gotel");
+  EXPECT_EQ(digest.intent.component, "mail-digest");
+  auto& text = digest.intent.message;
+  EXPECT_NE(text.find("GoTel held back 5 alert(s) for victim@example.com"), std::string::npos)
+    << text;
+  for (int id = 11; id <= 15; ++id)
+    EXPECT_NE(text.find("app" + std::to_string(id) + "/comp (late)"), std::string::npos) << text;
+  EXPECT_EQ(text.find("app10/"), std::string::npos) << "a sent alert is not in the digest";
+  EXPECT_TRUE(store.outbox().empty());
+  s = stats();
+  EXPECT_EQ(s.mail_digests, 1u);
+  EXPECT_EQ(s.mail_deferred, 5u);
+  EXPECT_EQ(s.pending, 0u);
+  EXPECT_EQ(outcomes()["gotel"], "delivered") << "the digest is in the alert log too";
+  EXPECT_EQ(store.log(10000).size(), 16u);
+  advance(600000ms);
+  EXPECT_EQ(ch->count(), 11u) << "nothing is sent twice";
+}
+
+TEST_F(mail_budget_test, total_budget_holds_across_addresses_and_digests_wait_their_turn) {
+  auto ch = std::make_shared<recording_mail_channel>(&wall);
+  auto opts = mail_opts();
+  opts.mail_total = 4;
+  spawn({ch}, opts);
+  // 5 alerts x 2 addresses each, all distinct: 10 messages, 4 fit.
+  std::vector<alert_intent> xs;
+  for (std::uint64_t id = 1; id <= 5; ++id)
+    xs.push_back(mail(id, "a" + std::to_string(id) + "@example.com, b" + std::to_string(id)
+                            + "@example.com"));
+  dispatch(xs);
+  EXPECT_EQ(ch->count(), 4u);
+  auto o = outcomes();
+  EXPECT_EQ(o["app1"], "delivered");
+  EXPECT_EQ(o["app2"], "delivered");
+  EXPECT_EQ(o["app3"], "deferred to digest");
+  EXPECT_EQ(o["app5"], "deferred to digest");
+  EXPECT_EQ(stats().mail_deferred, 6u);
+  EXPECT_EQ(store.outbox().size(), 6u) << "six digests, one per address held back";
+
+  // Six digests at 4 a window: 4 now, 2 at the window after.
+  advance(60000ms);
+  EXPECT_EQ(ch->count(), 8u);
+  advance(60000ms);
+  EXPECT_EQ(ch->count(), 10u);
+  EXPECT_TRUE(store.outbox().empty());
+  EXPECT_EQ(stats().mail_digests, 6u);
+  for (auto& [window, n] : per_window(ch->sent()))
+    EXPECT_LE(n, 4u) << "window " << window;
+  // Each held-back address got exactly its own alert in its digest.
+  std::set<std::string> digested;
+  for (auto& m : ch->sent())
+    if (is_mail_digest(m.intent)) {
+      EXPECT_EQ(m.intent.notify, m.to);
+      digested.insert(m.to);
+    }
+  EXPECT_EQ(digested, (std::set<std::string>{"a3@example.com", "b3@example.com",
+                                              "a4@example.com", "b4@example.com",
+                                              "a5@example.com", "b5@example.com"}));
+}
+
+TEST_F(mail_budget_test, a_partly_deferred_alert_is_not_resent_to_the_deferred_address) {
+  // The first delivery fails and is retried; by then the address is over its
+  // budget, so the retry defers it instead of mailing it.
+  auto ch = std::make_shared<recording_mail_channel>(&wall, /*failures=*/1);
+  auto opts = mail_opts();
+  opts.mail_per_recipient = 2;
+  spawn({ch}, opts);
+  dispatch({mail(3, "x@example.com")});  // fails: x has used 1
+  dispatch({mail(4, "x@example.com")});  // sent: x has used 2
+  dispatch({mail(5, "x@example.com,y@example.com")});  // x deferred, y sent
+  auto sent = ch->sent();
+  ASSERT_EQ(sent.size(), 3u);
+  EXPECT_EQ(sent[2].to, "y@example.com");
+  EXPECT_EQ(outcomes()["app5"], "partly deferred to digest");
+  EXPECT_EQ(outcomes()["app4"], "delivered");
+
+  advance(1300ms);  // 3's retry: x is over budget now
+  EXPECT_EQ(ch->count(), 3u) << "the retry mailed x above its budget";
+  EXPECT_EQ(outcomes()["app3"], "deferred to digest");
+  EXPECT_EQ(stats().mail_deferred, 2u);
+
+  advance(60000ms);
+  ASSERT_EQ(ch->count(), 4u);
+  auto digest = ch->sent().back();
+  EXPECT_EQ(digest.to, "x@example.com");
+  EXPECT_NE(digest.intent.message.find("GoTel held back 2 alert(s)"), std::string::npos)
+    << digest.intent.message;
+  EXPECT_NE(digest.intent.message.find("app3/comp"), std::string::npos);
+  EXPECT_NE(digest.intent.message.find("app5/comp"), std::string::npos);
+  for (auto& [key, n] : per_window_and_recipient(ch->sent()))
+    EXPECT_LE(n, 2u) << key.second;
+  EXPECT_TRUE(store.outbox().empty());
+}
+
+TEST_F(mail_budget_test, stored_record_above_max_recipients_is_capped_at_send_time) {
+  auto ch = std::make_shared<recording_mail_channel>(&wall);
+  spawn({ch}, mail_opts());
+  // Written by a version without the limit: 15 addresses.
+  std::string fifteen;
+  for (int r = 1; r <= 15; ++r)
+    fifteen += (r > 1 ? "," : "") + std::string{"r"} + std::to_string(r) + "@example.com";
+  dispatch({mail(1, fifteen)});
+  auto sent = ch->sent();
+  ASSERT_EQ(sent.size(), 10u);
+  for (std::size_t i = 0; i < sent.size(); ++i)
+    EXPECT_EQ(sent[i].to, "r" + std::to_string(i + 1) + "@example.com");
+  auto s = stats();
+  EXPECT_EQ(s.recipients_capped, 5u);
+  EXPECT_EQ(s.mail_deferred, 0u);
+  EXPECT_EQ(outcomes()["app1"], "delivered");
+  EXPECT_TRUE(store.outbox().empty());
+}
+
+TEST_F(mail_budget_test, digest_survives_a_restart) {
+  auto ch = std::make_shared<recording_mail_channel>(&wall);
+  spawn({ch}, mail_opts());
+  std::vector<alert_intent> xs;
+  for (std::uint64_t id = 1; id <= 12; ++id)
+    xs.push_back(mail(id, "victim@example.com"));
+  dispatch(xs);
+  ASSERT_EQ(ch->count(), 10u);
+  kill(dispatcher);
+  dispatcher = nullptr;
+  store.reopen();
+
+  auto after = std::make_shared<recording_mail_channel>(&wall);
+  spawn({after}, mail_opts());
+  self->send(dispatcher, resume_atom::value);
+  run();
+  EXPECT_EQ(after->count(), 0u) << "the digest waits for its window after a restart too";
+  advance(60000ms);
+  ASSERT_EQ(after->count(), 1u);
+  EXPECT_TRUE(is_mail_digest(after->sent()[0].intent));
+  EXPECT_NE(after->sent()[0].intent.message.find("app12/comp (late)"), std::string::npos);
+  EXPECT_TRUE(store.outbox().empty());
+}
+
+TEST_F(mail_budget_test, storm_grouping_and_the_budget_together_lose_nothing) {
+  auto ch = std::make_shared<recording_mail_channel>(&wall);
+  auto opts = mail_opts();
+  opts.storm_threshold = 50;
+  opts.storm_window = 10000ms;
+  spawn({ch}, opts);
+  std::vector<alert_intent> xs;
+  for (std::uint64_t id = 1; id <= 60; ++id)
+    xs.push_back(mail(id, "victim@example.com"));
+  dispatch(xs);
+  // 50 one by one (10 mailed, 40 deferred), 10 folded into the storm notice.
+  EXPECT_EQ(ch->count(), 10u);
+  advance(10000ms);  // the storm notice is due, but victim's budget is spent
+  EXPECT_EQ(ch->count(), 10u);
+  advance(50000ms);  // the next window: one digest holds the 40 and the notice
+  ASSERT_EQ(ch->count(), 11u);
+  auto digest = ch->sent().back();
+  EXPECT_TRUE(is_mail_digest(digest.intent));
+  EXPECT_NE(digest.intent.message.find("GoTel held back 41 alert(s)"), std::string::npos)
+    << digest.intent.message;
+  EXPECT_NE(digest.intent.message.find("gotel/alert-storm (late)"), std::string::npos);
+  EXPECT_TRUE(store.outbox().empty());
+  std::map<std::string, std::size_t> by_outcome;
+  for (auto& e : store.log(10000))
+    ++by_outcome[e.outcome];
+  EXPECT_EQ(by_outcome["delivered"], 11u);  // 10 alerts and the digest
+  EXPECT_EQ(by_outcome["deferred to digest"], 41u);  // 40 alerts and the storm notice
+  EXPECT_EQ(by_outcome["grouped"], 10u);
+  for (auto& [key, n] : per_window_and_recipient(ch->sent()))
+    EXPECT_LE(n, 10u) << key.second;
+}
+
+TEST_F(mail_budget_test, other_channels_are_not_budgeted) {
+  auto ch = std::make_shared<scripted_channel>("webhook", 0);
+  spawn({ch}, mail_opts());
+  std::vector<alert_intent> xs;
+  for (std::uint64_t id = 1; id <= 15; ++id) {
+    auto in = intent(id, "webhook");
+    in.notify = "victim@example.com";
+    xs.push_back(in);
+  }
+  dispatch(xs);
+  EXPECT_EQ(ch->calls(), 15u);
+  EXPECT_EQ(stats().mail_deferred, 0u);
+}
+
 // The production path: deliveries on the dispatcher's pool threads, results
 // sent back as messages. Needs a real (threaded) actor system, so it waits for
 // the outcome with a bounded poll instead of virtual time.

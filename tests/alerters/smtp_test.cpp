@@ -136,6 +136,30 @@ TEST(smtp_channel, a_failed_recipient_does_not_stop_the_others_and_is_retried_al
   EXPECT_EQ(sink.messages().size(), 2u) << "a and b must not get a second copy";
 }
 
+// Issue 14 section 5: a recipient over the mail budget is marked ">address" in
+// progress by the dispatcher (its copy went into a digest): never mailed.
+TEST(smtp_channel, recipients_deferred_to_a_digest_are_not_mailed) {
+  smtp_sink sink;
+  auto ch = make_smtp_channel(options(sink.port()));
+  EXPECT_TRUE(ch->mails_recipients());
+  auto in = sample_intent("a@example.com,b@example.com,c@example.com");
+  in.progress = ">b@example.com";
+  auto res = ch->deliver(in);
+  EXPECT_TRUE(res.delivered);
+  EXPECT_EQ(res.progress, ">b@example.com,a@example.com,c@example.com");
+  auto got = sink.messages();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].rcpt_to, "a@example.com");
+  EXPECT_EQ(got[1].rcpt_to, "c@example.com");
+}
+
+TEST(smtp_channel, digest_has_its_own_subject) {
+  auto in = sample_intent("a@example.com");
+  in.dedup_key = "digest:812";
+  auto m = smtp_message(in, options(25), "a@example.com");
+  EXPECT_NE(m.find("\r\nSubject: GoTel alert digest\r\n"), std::string::npos) << m;
+}
+
 TEST(smtp_channel, permanent_refusal_is_not_retryable) {
   smtp_sink sink;
   auto res = make_smtp_channel(options(sink.port()))

@@ -383,6 +383,12 @@ TEST(config_validate, node_id_not_empty) {
   EXPECT_THAT(invalid_with("server.node_id", ""), HasSubstr("server.node_id must not be empty"));
 }
 
+TEST(config_validate, node_id_not_a_role_row) {
+  EXPECT_THAT(invalid_with("server.node_id", "Coordinator"),
+              HasSubstr("server.node_id must not be \"coordinator\" or \"worker\""));
+  EXPECT_THAT(invalid_with("server.node_id", "worker "), HasSubstr("role rows"));
+}
+
 TEST(config_validate, hours_between_alerts_positive) {
   EXPECT_THAT(invalid_with("alerts.hours_between_alerts", "0"),
               HasSubstr("alerts.hours_between_alerts must be > 0"));

@@ -60,7 +60,10 @@ class MetricsTest(GotelTestCase):
     def setUp(self):
         super().setUp()
         # Per-reservation series only for reservations selected by tag (issue 15 §7).
-        self.g = self.server(env={"GOTEL_METRICS_PER_RESERVATION_TAGS": "watched"})
+        # The node's own rows are checked in once at the start, then not for
+        # a day: their checkins count in gotel_checkins_total (self rows).
+        self.g = self.server(env={"GOTEL_METRICS_PER_RESERVATION_TAGS": "watched"},
+                             args=["--set", "server.self_checkin_seconds=86400"])
 
     def scrape(self):
         r = self.g.get("/metrics")
@@ -102,7 +105,10 @@ class MetricsTest(GotelTestCase):
         self.assertEqual(samples[("gotel_reservation_period_seconds", ok)], 3600)
         # Label values come back exactly after unescaping.
         self.assertEqual(samples[("gotel_reservation_up", job_labels(weird, "c"))], 1)
-        self.assertEqual(samples[("gotel_checkins_total", frozenset())], 3)
+        own = [j for j in g.listing() if j["app"] == "gotel"]
+        self.assertEqual([j["number_of_checkins"] for j in own], [1, 1], own)
+        self.assertEqual(samples[("gotel_checkins_total", frozenset())], 3 + 2,
+                         "3 and the node's own two rows' first checkins")
         self.assertEqual(samples[("gotel_coordinator", frozenset())], 1)
         self.assertEqual(samples[("gotel_reservations", frozenset())], len(g.listing()))
         self.assertNotIn(("gotel_reservation_up", job_labels("unwatched", "c")), samples,
@@ -117,7 +123,7 @@ class MetricsTest(GotelTestCase):
 
         g.checkin("ok-app", "nightly")
         samples, _ = self.scrape()
-        self.assertEqual(samples[("gotel_checkins_total", frozenset())], 4)
+        self.assertEqual(samples[("gotel_checkins_total", frozenset())], 4 + 2)
 
     @unittest.skipUnless(shutil.which("prometheus"),
                          "prometheus is not installed (scripts/install-deps installs it)")

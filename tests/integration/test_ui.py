@@ -65,8 +65,9 @@ class WebUiTest(GotelTestCase):
         self.assertIn('data-loaded="true"', dom, "the page script never loaded the jobs")
         self.assertIn("live, updated", dom)
         states = self.rows(dom)
+        # Two jobs OK, and the node's own rows gotel/coordinator and gotel/gotel-1.
         self.assertEqual(sorted(states), [("FAILING", "late"), ("OK", "ok"), ("OK", "ok"),
-                                          ("SNOOZED", "paused")])
+                                          ("OK", "ok"), ("OK", "ok"), ("SNOOZED", "paused")])
         for text in ["nightly-invoices", "db-snapshot", "warehouse-load", "finance-team",
                      '<span class="tag">finance</span>']:
             self.assertIn(text, dom)
@@ -97,7 +98,7 @@ class WebUiTest(GotelTestCase):
         # script stopped (no live table, no actions).
         dom = self.chromium(self.url("?q=%E0%A4%A#job=%E0%A4%A/x"), "--dump-dom")
         self.assertIn('data-loaded="true"', dom, "the page script stopped on a bad fragment")
-        self.assertEqual(len(self.rows(dom)), 4)
+        self.assertEqual(len(self.rows(dom)), 4 + 2, "the jobs and the node's own two rows")
 
     def test_html_pages_forbid_framing_sniffing_and_foreign_scripts(self):
         # The page above runs under this policy in Chromium, so the inline

@@ -64,6 +64,39 @@ TEST(requests, fields_are_checked_for_presence_type_and_size) {
             "frequency is too long (at most ten years)");
 }
 
+// Issue 14 section 5: one POST /reservation with 701 addresses in notify made
+// 701 SMTP sessions per alert. notify now holds at most max_recipients
+// distinct addresses (alerts.max_recipients); more is a 400 naming the limit.
+TEST(requests, notify_with_more_addresses_than_max_recipients_is_refused) {
+  field_limits wide{256, 65536};  // the size limit is not what refuses here
+  auto reserve = [&](const std::string& notify) {
+    return parse_reserve(R"({"app":"a","component":"c","frequency":1,"time_units":"seconds",)"
+                           R"("notify":")" + notify + R"("})", wide);
+  };
+  auto addresses = [](int n) {
+    std::string out;
+    for (int i = 1; i <= n; ++i)
+      out += (i > 1 ? "," : "") + std::string{"victim"} + std::to_string(i) + "@example.com";
+    return out;
+  };
+  ASSERT_EQ(wide.max_recipients, 10u) << "the default of alerts.max_recipients";
+  auto ten = reserve(addresses(10));
+  ASSERT_TRUE(std::holds_alternative<reserve_request>(ten)) << rejected(ten);
+  EXPECT_EQ(std::get<reserve_request>(ten).notify, addresses(10));
+  EXPECT_EQ(rejected(reserve(addresses(11))),
+            "notify lists 11 e-mail addresses; at most 10 are allowed (alerts.max_recipients)");
+  EXPECT_EQ(rejected(reserve(addresses(701))),
+            "notify lists 701 e-mail addresses; at most 10 are allowed (alerts.max_recipients)");
+  // What is mailed counts: duplicates, blanks and spaces are not addresses.
+  auto twice = reserve(addresses(10) + ", ," + addresses(10) + ",");
+  EXPECT_TRUE(std::holds_alternative<reserve_request>(twice)) << rejected(twice);
+
+  wide.max_recipients = 2;
+  EXPECT_EQ(rejected(reserve("a@x.org, b@x.org ,c@x.org")),
+            "notify lists 3 e-mail addresses; at most 2 are allowed (alerts.max_recipients)");
+  EXPECT_TRUE(std::holds_alternative<reserve_request>(reserve("a@x.org,b@x.org")));
+}
+
 TEST(requests, snooze_duration_must_be_positive) {
   EXPECT_EQ(rejected(parse_snooze(R"({"app":"a","component":"c","duration":0,
                                       "time_units":"hours"})", lim)),
