@@ -135,6 +135,8 @@ struct reservations_config {
   /// An active reservation actor idle this long is passivated (its record and
   /// deadline stay; it is activated again when needed); 0 = never.
   std::int64_t passivate_after_seconds = 0;
+};
+
 /// What GET /metrics exposes beyond the aggregates (docs/api.md, issue 15 §7).
 struct metrics_config {
   /// Tags (comma-separated) whose reservations get per-reservation series;
