@@ -42,6 +42,11 @@ def key(j):
     return (j["app"].lower(), j["component"].lower())
 
 
+# Every node lists and checks in its own rows (gotel/coordinator and
+# gotel/<node id>, docs/cluster.md): they count like any reservation.
+OWN = 2
+
+
 class ReadingAtScaleTest(GotelTestCase):
     def pages(self, g, query, limit):
         """Every page of `query`, following next_cursor; (rows, totals, pages)."""
@@ -71,25 +76,25 @@ class ReadingAtScaleTest(GotelTestCase):
                                                 "duration": 1, "time_units": "hours"}).status, 200)
 
         rows, totals, pages = self.pages(g, "", 100)
-        self.assertEqual(pages, 12)
-        self.assertEqual(len(rows), n)
-        self.assertEqual(len({key(j) for j in rows}), n, "each reservation exactly once")
-        self.assertEqual(totals, {n})
+        self.assertEqual(pages, (n + OWN + 99) // 100)
+        self.assertEqual(len(rows), n + OWN)
+        self.assertEqual(len({key(j) for j in rows}), n + OWN, "each reservation exactly once")
+        self.assertEqual(totals, {n + OWN})
         self.assertEqual([key(j) for j in rows], sorted(key(j) for j in rows), "name order")
 
         # An old client (no limit, no cursor) gets the first page and a cursor.
         old = g.get("/api/v1/reservations").json()
         self.assertTrue(old["success"])
         self.assertEqual(len(old["result"]), 500)
-        self.assertEqual(old["total"], n)
+        self.assertEqual(old["total"], n + OWN)
         self.assertIsNotNone(old["next_cursor"])
 
         # Sorted by job id, newest first, across pages.
         rows, totals, _ = self.pages(g, "sort=job_id&order=desc", 250)
         ids = [j["job_id"] for j in rows]
         self.assertEqual(ids, sorted(ids, reverse=True))
-        self.assertEqual(len(set(ids)), n)
-        self.assertEqual(totals, {n})
+        self.assertEqual(len(set(ids)), n + OWN)
+        self.assertEqual(totals, {n + OWN})
 
         # Filters: state, tag, app, search; each with its total.
         rows, totals, _ = self.pages(g, "status=paused", 4)
@@ -117,20 +122,20 @@ class ReadingAtScaleTest(GotelTestCase):
         # Counts per state, from the counters, and the same after a restart.
         status = g.get("/api/v1/status").json()
         self.assertEqual((status["reservations"], status["ok"], status["late"], status["paused"]),
-                         (n, n - 10, 0, 10))
+                         (n + OWN, n + OWN - 10, 0, 10))
         self.assertEqual((status["failed"], status["running"]), (0, 0))
         g.stop()
         g.start()
         again = g.get("/api/v1/status").json()
         self.assertEqual((again["reservations"], again["ok"], again["late"], again["paused"]),
-                         (n, n - 10, 0, 10), "restore counts every reservation once")
+                         (n + OWN, n + OWN - 10, 0, 10), "restore counts every reservation once")
         # A checkout and a late job move the counts.
         self.assertEqual(g.post("/checkout", {"app": "app-1", "component": "comp-0001"}).status, 200)
         g.reserve("quick", "late", 1, "seconds")
         self.assertTrue(wait_until(
             lambda: g.get("/api/v1/status").json()["late"] == 1, timeout=10))
         status = g.get("/api/v1/status").json()
-        self.assertEqual(status["reservations"], n)
+        self.assertEqual(status["reservations"], n + OWN)
         self.assertEqual(g.get("/api/v1/reservations?status=late").json()["total"], 1)
 
     def metrics_size(self, g):
@@ -145,8 +150,8 @@ class ReadingAtScaleTest(GotelTestCase):
         bulk_reserve(g.port, [job(i) for i in range(10, 2000)])
         big = self.metrics_size(g)
         self.assertFalse("gotel_reservation_up" in big, "no per-reservation series by default")
-        self.assertIn("gotel_reservations 2000\n", big)
-        self.assertIn('gotel_reservations_by_state{state="ok"} 2000\n', big)
+        self.assertIn("gotel_reservations %d\n" % (2000 + OWN), big)
+        self.assertIn('gotel_reservations_by_state{state="ok"} %d\n' % (2000 + OWN), big)
         # Only the counts' digits differ.
         self.assertLess(abs(len(big) - len(small)), 64, (len(small), len(big)))
 
@@ -175,7 +180,7 @@ class ReadingAtScaleTest(GotelTestCase):
         self.assertEqual(small.status, 200)
         self.assertEqual(int(small.headers["content-length"]), len(small.body))
         self.assertNotIn("transfer-encoding", small.headers)
-        self.assertEqual(len(small.json()["result"]), 10)
+        self.assertEqual(len(small.json()["result"]), 10 + OWN)
         bulk_reserve(g.port, [job(i) for i in range(10, n)])
         conn = http.client.HTTPConnection(HOST, g.port, timeout=30)
         try:
@@ -203,14 +208,14 @@ class ReadingAtScaleTest(GotelTestCase):
         self.assertTrue(body.endswith(b'],"success":true}'), body[-80:])
         doc = json.loads(body)
         rows = doc["result"]
-        self.assertEqual(len(rows), n)
+        self.assertEqual(len(rows), n + OWN)
         self.assertEqual(list(doc), ["result", "success"])
         # Newest checkin first, never checked in last, ties in name order: as
         # the original's stable sort over the store's key order.
         expect = sorted(rows, key=lambda j: key(j))
         expect.sort(key=lambda j: -j["last_checkin"] * 1000)  # stable
         checked = [j for j in rows if j["last_checkin"]]
-        self.assertEqual(len(checked), len(range(0, n, 7)))
+        self.assertEqual(len(checked), len(range(0, n, 7)) + OWN)
         self.assertEqual([j["last_checkin"] for j in rows],
                          [j["last_checkin"] for j in expect])
         never = [key(j) for j in rows if not j["last_checkin"]]
@@ -234,7 +239,7 @@ class ReadingAtScaleTest(GotelTestCase):
         # The original's bare table, streamed too, every row.
         plain = g.get("/status?plain=1")
         self.assertEqual(plain.headers.get("transfer-encoding"), "chunked")
-        self.assertEqual(plain.text.count("<tr class="), n)
+        self.assertEqual(plain.text.count("<tr class="), n + OWN)
         self.assertTrue(plain.text.endswith("</table>\n</body></html>\n"))
         # The web UI's page renders only its first page of rows.
         ui = g.get("/status")
@@ -255,7 +260,7 @@ class ReadingAtScaleTest(GotelTestCase):
         head, _, body = data.partition(b"\r\n\r\n")
         self.assertIn(b"HTTP/1.0 200", head)
         self.assertNotIn(b"chunked", head.lower())
-        self.assertEqual(len(json.loads(body)["result"]), 300)
+        self.assertEqual(len(json.loads(body)["result"]), 300 + OWN)
 
 
 if __name__ == "__main__":
