@@ -18,9 +18,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 namespace gotel {
@@ -243,6 +245,11 @@ struct api::impl : std::enable_shared_from_this<api::impl> {
     caf::scoped_actor self{n.system()};
     self->send_exit(supervisor, caf::exit_reason::user_shutdown);
     self->wait_for(supervisor);
+    // wait_for returns on the down message, which CAF may send before the
+    // supervisor's exit functor (it writes `health`) has run: wait for that
+    // write too, bounded, before `health` can go with this object.
+    for (int i = 0; i < 5000 && health.supervised.load(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds{1});
     std::vector<caf::actor> bs;
     {
       std::lock_guard<std::mutex> guard{bridges_mtx};

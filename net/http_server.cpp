@@ -365,23 +365,28 @@ class session : public std::enable_shared_from_this<session<Stream>> {
   void next_piece(std::shared_ptr<stream_job> job) {
     auto self = this->shared_from_this();
     auto run = job->r.run ? job->r.run : [](std::function<void()> f) { f(); };
-    run([self, job] {
+    run([self, job, remote = remote_]() mutable {
       std::string piece;
       bool more = false;
       bool failed = false;
       try {
         more = job->r.next(piece);
       } catch (const std::exception& e) {
-        spdlog::error("http: a streamed answer to {} failed: {}", self->remote_,
+        spdlog::error("http: a streamed answer to {} failed: {}", remote,
                       utf8::printable(e.what()));
         failed = true;
       } catch (...) {
         failed = true;
       }
-      asio::post(self->stream_.get_executor(),
-                 [self, job, piece = std::move(piece), more, failed]() mutable {
-                   self->write_piece(std::move(job), std::move(piece), more, failed);
-                 });
+      // The session moves into the posted handler: the pool thread keeps no
+      // reference, so the session (whose destructor touches the server's
+      // connection counts and its io_context) is never destroyed there, after
+      // the server is gone.
+      auto executor = self->stream_.get_executor();
+      asio::post(executor, [self = std::move(self), job = std::move(job),
+                            piece = std::move(piece), more, failed]() mutable {
+        self->write_piece(std::move(job), std::move(piece), more, failed);
+      });
     });
   }
 
