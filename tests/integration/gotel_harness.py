@@ -318,10 +318,17 @@ class GotelServer:
         body = {"app": app, "component": component, "frequency": frequency,
                 "time_units": time_units}
         body.update(extra)
-        r = self.post("/reservation", body)
-        if r.status != 200:
-            raise AssertionError("POST /reservation %r: %r" % (body, r))
-        return r
+        # A 503 says retry: a peer did not confirm in time, or the request waited
+        # out server.request_timeout_ms on a machine busy with a build. A
+        # reservation is an upsert, so retrying (bounded) is what a client does.
+        deadline = time.monotonic() + 20
+        while True:
+            r = self.post("/reservation", body)
+            if r.status == 200:
+                return r
+            if r.status != 503 or time.monotonic() > deadline:
+                raise AssertionError("POST /reservation %r: %r" % (body, r))
+            time.sleep(0.2)
 
     def checkin(self, app, component, **extra):
         body = {"app": app, "component": component}
