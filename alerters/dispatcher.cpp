@@ -375,19 +375,27 @@ std::uint64_t next_intent_id(dispatcher_state& st) {
 
 /// A new storm notice (gotel/alert-storm) on `channel`: its id, who it is
 /// from, and when it was made and is due; the caller sets key and text.
-alert_intent new_storm_notice(dispatcher_state& st, alert_kind kind, const std::string& channel,
-                              unix_ms deadline_ms, unix_ms now, unix_ms due_ms) {
+/// An intent GoTel itself raises on `channel` (app and owner "gotel",
+/// `component` naming what it is: an alert-storm notice, a mail digest).
+alert_intent new_own_notice(dispatcher_state& st, alert_kind kind, const std::string& channel,
+                            std::string component, unix_ms deadline_ms, unix_ms now,
+                            unix_ms due_ms) {
   alert_intent notice;
   notice.id = next_intent_id(st);
   notice.kind = kind;
   notice.channel = channel;
   notice.app = "gotel";
-  notice.component = "alert-storm";
+  notice.component = std::move(component);
   notice.owner = "gotel";
   notice.deadline_ms = deadline_ms;
   notice.created_ms = now;
   notice.next_attempt_ms = due_ms;
   return notice;
+}
+
+alert_intent new_storm_notice(dispatcher_state& st, alert_kind kind, const std::string& channel,
+                              unix_ms deadline_ms, unix_ms now, unix_ms due_ms) {
+  return new_own_notice(st, kind, channel, "alert-storm", deadline_ms, now, due_ms);
 }
 
 std::string_view kind_word(alert_kind kind) {
@@ -611,17 +619,9 @@ void add_to_digest(dispatcher_actor* self, const alert_intent& in, const std::st
   alert_intent digest;
   if (fresh) {
     d = digest_state{};
-    digest.id = next_intent_id(st);
+    digest = new_own_notice(st, alert_kind::late, in.channel, "mail-digest", now, now, due);
     digest.dedup_key = std::string{digest_dedup_prefix} + std::to_string(digest.id);
-    digest.kind = alert_kind::late;
-    digest.channel = in.channel;
-    digest.app = "gotel";
-    digest.component = "mail-digest";
-    digest.owner = "gotel";
     digest.notify = to;
-    digest.deadline_ms = now;
-    digest.created_ms = now;
-    digest.next_attempt_ms = due;
     d.id = digest.id;
   } else {
     digest = n->second;
