@@ -15,9 +15,12 @@
 #include <unistd.h>
 
 #include <array>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <thread>
 #include <type_traits>
+#include <unordered_map>
 #include <vector>
 
 namespace gotel {
@@ -113,6 +116,20 @@ constexpr std::chrono::milliseconds linger_limit{1000};
 /// What is read and thrown away meanwhile, at most.
 constexpr std::size_t linger_bytes = 1 << 20;
 
+/// What a server shares with the threads that answer its requests off its io
+/// threads (a handler's callbacks run on actor threads; a streamed answer's
+/// pieces are made on a pool). Those threads hold a session only weakly and
+/// post to it only while the server runs, under `m`; so no session, strand or
+/// executor is ever destroyed on their threads after the server is gone (ASan
+/// in CI: a pool thread destroyed its copy of a strand executor after the
+/// server's io_context). A session waiting for such an answer is kept alive
+/// in `waiting` instead.
+struct answer_gate {
+  std::mutex m;
+  bool open = true;
+  std::unordered_map<const void*, std::shared_ptr<void>> waiting;
+};
+
 /// One connection, plain (`plain_stream`) or HTTPS (`tls_stream`): the same
 /// keep-alive loop, limits and timeouts over either; TLS only adds the
 /// handshake in front and close_notify at the end.
@@ -126,9 +143,9 @@ class session : public std::enable_shared_from_this<session<Stream>> {
   template <class... StreamArgs>
   session(tcp::socket&& socket, const http_server_options& opts, const http_handler& handler,
           client_limits& limits, std::atomic<std::uint32_t>& open_total,
-          StreamArgs&... stream_args)
+          std::shared_ptr<answer_gate> gate, StreamArgs&... stream_args)
     : stream_(std::move(socket), stream_args...), opts_(opts), handler_(handler),
-      limits_(limits), open_total_(open_total) {
+      limits_(limits), open_total_(open_total), gate_(std::move(gate)) {
     boost::system::error_code ec;
     auto ep = tcp_layer().socket().remote_endpoint(ec);
     if (!ec)
@@ -150,6 +167,61 @@ class session : public std::enable_shared_from_this<session<Stream>> {
 
  private:
   beast::tcp_stream& tcp_layer() { return beast::get_lowest_layer(stream_); }
+
+  /// Keeps this session alive until an answer made off the io threads is
+  /// posted back to it (post_back).
+  void wait_off_thread() {
+    std::lock_guard lock{gate_->m};
+    gate_->waiting[this] = this->shared_from_this();
+  }
+
+  void stop_waiting() {
+    std::lock_guard lock{gate_->m};
+    gate_->waiting.erase(this);
+  }
+
+  /// From any thread: runs `f(session)` on the session's executor, unless
+  /// the server stopped or the session is gone. Nothing that refers to the
+  /// io_context outlives the lock here.
+  template <class F>
+  static void post_back(const std::weak_ptr<session>& weak, const std::shared_ptr<answer_gate>& gate,
+                        F&& f) {
+    std::lock_guard lock{gate->m};
+    if (!gate->open)
+      return;
+    auto self = weak.lock();
+    if (!self)
+      return;
+    auto executor = self->stream_.get_executor();
+    asio::post(executor, [self, f = std::forward<F>(f)]() mutable {
+      self->stop_waiting();
+      f(*self);
+    });
+  }
+
+  /// An answer owed from another thread: claimed at most once; dropped
+  /// unclaimed (a handler that lost its callback, a pool that shut down), it
+  /// closes the connection instead of leaving it waiting.
+  struct pending {
+    std::weak_ptr<session> weak;
+    std::shared_ptr<answer_gate> gate;
+    std::atomic<bool> done{false};
+
+    pending(std::weak_ptr<session> w, std::shared_ptr<answer_gate> g)
+      : weak(std::move(w)), gate(std::move(g)) {}
+    pending(const pending&) = delete;
+    pending& operator=(const pending&) = delete;
+    bool claim() { return !done.exchange(true); }
+    ~pending() {
+      if (!done.load())
+        post_back(weak, gate, [](session& s) { s.drop(); });
+    }
+  };
+
+  std::shared_ptr<pending> owe_answer() {
+    wait_off_thread();
+    return std::make_shared<pending>(this->weak_from_this(), gate_);
+  }
 
   std::chrono::milliseconds read_timeout() const {
     return std::chrono::milliseconds(opts_.read_timeout_ms != 0 ? opts_.read_timeout_ms
@@ -247,26 +319,31 @@ class session : public std::enable_shared_from_this<session<Stream>> {
                   keep_alive, retry_after);
     }
     auto req = parser_->release();
-    auto self = this->shared_from_this();
     auto version = req.version();
     auto keep_alive = req.keep_alive();
     auto target = std::string{req.target()};
     // The first answer wins: after a handler threw, or a callback was called
     // again with a 500 (net/bridge.cpp deliver), a second one is dropped.
-    auto answered = std::make_shared<std::atomic<bool>>(false);
+    auto owed = owe_answer();
     bool head = req.method() == http::verb::head;
+    auto failed = [&] {
+      if (!owed->claim())
+        return;
+      stop_waiting();
+      fail(http::status::internal_server_error, "internal error; see the server log", keep_alive);
+    };
     try {
-      auto send = [self, version, keep_alive, answered](http_response&& res) {
-        if (answered->exchange(true))
+      auto send = [owed, version, keep_alive](http_response&& res) {
+        if (!owed->claim())
           return;
         res.version(version);
         if (!keep_alive)
           res.keep_alive(false);
-        asio::post(self->stream_.get_executor(),
-                   [self, res = std::move(res)]() mutable { self->write(std::move(res)); });
+        post_back(owed->weak, owed->gate,
+                  [res = std::move(res)](session& s) mutable { s.write(std::move(res)); });
       };
-      auto stream = [self, version, keep_alive, head, answered](streamed_response&& r) {
-        if (answered->exchange(true))
+      auto stream = [owed, version, keep_alive, head](streamed_response&& r) {
+        if (!owed->claim())
           return;
         auto job = std::make_shared<stream_job>();
         job->r = std::move(r);
@@ -274,7 +351,7 @@ class session : public std::enable_shared_from_this<session<Stream>> {
         if (!keep_alive)
           job->r.header.keep_alive(false);
         job->head = head;
-        asio::post(self->stream_.get_executor(), [self, job] { self->write_streamed(job); });
+        post_back(owed->weak, owed->gate, [job](session& s) { s.write_streamed(job); });
       };
       handler_(std::move(req), remote_, responder{std::move(send), std::move(stream)});
     } catch (const std::exception& e) {
@@ -282,15 +359,11 @@ class session : public std::enable_shared_from_this<session<Stream>> {
       // (issue 13: one request must never end the node).
       spdlog::error("http: request {} from {} failed: {}", utf8::printable(target.substr(0, 200)),
                     remote_, utf8::printable(e.what()));
-      if (!answered->exchange(true))
-        fail(http::status::internal_server_error, "internal error; see the server log",
-             keep_alive);
+      failed();
     } catch (...) {
       spdlog::error("http: request {} from {} failed", utf8::printable(target.substr(0, 200)),
                     remote_);
-      if (!answered->exchange(true))
-        fail(http::status::internal_server_error, "internal error; see the server log",
-             keep_alive);
+      failed();
     }
   }
 
@@ -363,9 +436,8 @@ class session : public std::enable_shared_from_this<session<Stream>> {
 
   /// Makes the next piece on the pool, then writes it here.
   void next_piece(std::shared_ptr<stream_job> job) {
-    auto self = this->shared_from_this();
     auto run = job->r.run ? job->r.run : [](std::function<void()> f) { f(); };
-    run([self, job, remote = remote_]() mutable {
+    run([owed = owe_answer(), job, remote = remote_]() mutable {
       std::string piece;
       bool more = false;
       bool failed = false;
@@ -378,15 +450,12 @@ class session : public std::enable_shared_from_this<session<Stream>> {
       } catch (...) {
         failed = true;
       }
-      // The session moves into the posted handler: the pool thread keeps no
-      // reference, so the session (whose destructor touches the server's
-      // connection counts and its io_context) is never destroyed there, after
-      // the server is gone.
-      auto executor = self->stream_.get_executor();
-      asio::post(executor, [self = std::move(self), job = std::move(job),
-                            piece = std::move(piece), more, failed]() mutable {
-        self->write_piece(std::move(job), std::move(piece), more, failed);
-      });
+      if (!owed->claim())
+        return;
+      post_back(owed->weak, owed->gate,
+                [job = std::move(job), piece = std::move(piece), more, failed](session& s) mutable {
+                  s.write_piece(std::move(job), std::move(piece), more, failed);
+                });
     });
   }
 
@@ -469,6 +538,7 @@ class session : public std::enable_shared_from_this<session<Stream>> {
   const http_handler& handler_;
   client_limits& limits_;
   std::atomic<std::uint32_t>& open_total_;
+  std::shared_ptr<answer_gate> gate_;
   std::string remote_;
   bool counted_ = false;  ///< holds one of its client's connection slots
   bool tls_up_ = false;   ///< the TLS handshake completed and no close_notify was sent
@@ -499,6 +569,7 @@ struct http_server::impl {
   http_handler handler;
   std::unique_ptr<client_limits> limits;
   std::atomic<std::uint32_t> open_total{0};  ///< sessions alive (each holds a socket)
+  std::shared_ptr<answer_gate> gate = std::make_shared<answer_gate>();
   asio::io_context ioc;
   tcp::acceptor acceptor{ioc};
   asio::steady_timer accept_timer{ioc};
@@ -513,6 +584,15 @@ struct http_server::impl {
   bool running = false;
 
   ~impl() {
+    // Sessions still waiting for an answer from another thread go before the
+    // io_context their sockets belong to (and the gate's cycle is broken).
+    std::unordered_map<const void*, std::shared_ptr<void>> waiting;
+    {
+      std::lock_guard lock{gate->m};
+      gate->open = false;
+      waiting.swap(gate->waiting);
+    }
+    waiting.clear();
     if (spare_fd >= 0)
       ::close(spare_fd);
   }
@@ -561,10 +641,11 @@ struct http_server::impl {
     s.set_option(tcp::no_delay(true), ec);
     if (opts.tls)
       std::make_shared<session<tls_stream>>(std::move(s), opts, handler, *limits, open_total,
-                                            *opts.tls)
+                                            gate, *opts.tls)
         ->start();
     else
-      std::make_shared<session<plain_stream>>(std::move(s), opts, handler, *limits, open_total)
+      std::make_shared<session<plain_stream>>(std::move(s), opts, handler, *limits, open_total,
+                                              gate)
         ->start();
   }
 
@@ -651,6 +732,11 @@ void http_server::stop() {
   if (!d.running)
     return;
   d.running = false;
+  {
+    // From here no other thread posts to the sessions (answer_gate).
+    std::lock_guard lock{d.gate->m};
+    d.gate->open = false;
+  }
   asio::post(d.ioc, [&d] {
     beast::error_code ec;
     d.acceptor.close(ec);

@@ -14,6 +14,11 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -188,6 +193,97 @@ TEST(http_stream, a_plain_callable_responder_gets_the_pieces_as_one_answer) {
   EXPECT_EQ(got[http::field::content_length], std::to_string(expected_body(5).size()));
   EXPECT_EQ(got[http::field::content_type], "text/plain");
   EXPECT_FALSE(got.chunked());
+}
+
+
+// The server may be stopped and destroyed while an answer is still being made
+// on another thread (an actor that replies late, a pool job). CI's ASan run
+// caught a pool thread destroying its copy of the session's strand executor
+// after the server's io_context was gone; these make each case certain.
+
+/// Waits (bounded) until `flag` is set.
+bool wait_for(const std::atomic<bool>& flag) {
+  for (int i = 0; i < 1000 && !flag.load(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  return flag.load();
+}
+
+TEST(http_stream, an_answer_sent_after_the_server_is_gone_is_dropped) {
+  std::mutex m;
+  std::optional<responder> kept;
+  std::atomic<bool> asked{false};
+  {
+    http_server server{local_options(), [&](http_request&&, const std::string&, responder r) {
+                         std::lock_guard lock{m};
+                         kept = std::move(r);
+                         asked = true;
+                       }};
+    ASSERT_EQ(server.start(), "");
+    int fd = connect_local(server.port());
+    ASSERT_GE(fd, 0);
+    send_all(fd, "GET /late HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    ASSERT_TRUE(wait_for(asked));
+    ::close(fd);
+  }  // the server is destroyed with the request unanswered
+  std::lock_guard lock{m};
+  (*kept)(json_response(http::status::ok, "{\"success\":true}", 11, true));
+  kept.reset();  // under ASan, any touch of the dead server fails here
+}
+
+TEST(http_stream, a_piece_made_after_the_server_is_gone_is_dropped) {
+  std::mutex m;
+  std::condition_variable cv;
+  std::function<void()> job;
+  std::atomic<bool> started{false};
+  {
+    http_server server{local_options(), [&](http_request&& req, const std::string&,
+                                            responder respond) {
+                         streamed_response r;
+                         r.header.result(http::status::ok);
+                         r.header.version(req.version());
+                         r.next = [](std::string& out) {
+                           out = "piece";
+                           return false;
+                         };
+                         // The pool job is held here and run after the server is gone.
+                         r.run = [&](std::function<void()> f) {
+                           std::lock_guard lock{m};
+                           job = std::move(f);
+                           started = true;
+                           cv.notify_all();
+                         };
+                         respond.stream(std::move(r));
+                       }};
+    ASSERT_EQ(server.start(), "");
+    int fd = connect_local(server.port());
+    ASSERT_GE(fd, 0);
+    send_all(fd, "GET /stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    ASSERT_TRUE(wait_for(started));
+    ::close(fd);
+  }
+  std::function<void()> f;
+  {
+    std::lock_guard lock{m};
+    f = std::move(job);
+  }
+  f();          // makes the piece and finds no server to post it to
+  f = nullptr;  // the last reference to the session's job goes on this thread
+}
+
+TEST(http_stream, a_handler_that_drops_its_responder_closes_the_connection) {
+  http_server server{local_options(), [](http_request&&, const std::string&, responder r) {
+                       std::thread{[r = std::move(r)]() mutable { r = responder{}; }}.detach();
+                     }};
+  ASSERT_EQ(server.start(), "");
+  int fd = connect_local(server.port());
+  ASSERT_GE(fd, 0);
+  send_all(fd, "GET /x HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+  // No answer will come: the client learns it from the close (recv 0), not
+  // from its 10 s receive timeout (-1).
+  char buf[64];
+  EXPECT_EQ(::recv(fd, buf, sizeof buf, 0), 0);
+  ::close(fd);
+  server.stop();
 }
 
 }  // namespace
