@@ -2,8 +2,12 @@
 
 #include "actors/actor_time.hpp"
 #include "actors/errors.hpp"
+#include "actors/lateness.hpp"
 #include "actors/ping_id.hpp"
+#include "alerters/render.hpp"
 #include "storage/utf8.hpp"
+
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 
@@ -199,22 +203,96 @@ reservation_actor spawn_reservation(coordinator_pointer self, entry& e, reservat
   return hdl;
 }
 
+/// The record of `e` as a dormant reservation holds it: the batch path's
+/// change not yet durable, or the stored one. nullopt with `status` when it
+/// cannot be read.
+std::optional<reservation_record> dormant_record(coordinator_pointer self, const entry& e,
+                                                 storage::status& status) {
+  auto& st = self->state;
+  if (auto u = st.unwritten.find(*e.key); u != st.unwritten.end())
+    return u->second;
+  auto rec = st.ctx->db->get_reservation(*e.key, status);
+  if (rec)
+    ensure_uuid(*e.key, *rec);
+  return rec;
+}
+
 /// The actor of `e`, activated from its stored record if dormant; counts the
 /// message the caller is about to send it. An error when the record cannot be
 /// read (then the entry is left as it was).
 caf::expected<reservation_actor> actor_of(coordinator_pointer self, entry& e) {
   if (!e.actor) {
     storage::status status;
-    auto rec = self->state.ctx->db->get_reservation(*e.key, status);
+    auto rec = dormant_record(self, e, status);
     if (!rec)
       return make_error(status.ok() ? errc::not_found : errc::storage_failure,
                         status.ok() ? std::string{"reservation record missing"}
                                     : "cannot read the reservation: " + status.message);
-    ensure_uuid(*e.key, *rec);
     spawn_reservation(self, e, std::move(*rec), false);
   }
   e.delivered += 1;
   return e.actor;
+}
+
+/// The batch path (docs/scale.md): dormant reservations whose deadline came are
+/// judged on their records (judge_dormant, the rule the actor applies too)
+/// without activating their actors. Every changed record and every alert
+/// intent of one tick go to disk in one write batch; once it is durable the
+/// dispatcher gets one message with all the intents. Only the rarer rules
+/// (failure signals, runs with a time limit, snoozes) activate the actor.
+void judge_dormant_entries(coordinator_pointer self, const std::vector<entry*>& due,
+                           std::int64_t now_ns) {
+  auto& st = self->state;
+  auto& ctx = *st.ctx;
+  storage::write_batch batch;
+  coordinator_state::judged_batch out;
+  auto now_ms = now_ns / 1'000'000;
+  for (auto* e : due) {
+    storage::status status;
+    auto rec = dormant_record(self, *e, status);
+    if (!rec) {
+      if (auto hdl = actor_of(self, *e); hdl)  // reports the error as before
+        e->delivered -= 1;
+      continue;
+    }
+    // The record's times are in the wall clock of the actor that wrote them.
+    auto wall = e->skew_ms != unknown_skew ? now_ms + e->skew_ms : ctx.wall_now();
+    auto verdict = judge_dormant(*rec, wall, ctx.policy, ctx.channels);
+    if (verdict.activate) {
+      if (auto hdl = actor_of(self, *e); hdl)
+        e->delivered -= 1;  // activation evaluates; no message was sent
+      continue;
+    }
+    if (verdict.changed) {
+      rec->revision += 1;
+      batch.put(*e->key, *rec);
+      if (!verdict.alert.targets.empty()) {
+        auto text = render_alert(rec->alert_msg, fields_for(*rec, wall, ctx.srv));
+        auto intents = alert_intents(ctx, *rec, verdict.alert.targets, verdict.alert.kind, text,
+                                     rec->late_since_ms, wall);
+        for (auto& intent : intents) {
+          batch.put(intent);
+          out.intents.push_back(std::move(intent));
+        }
+      }
+      count(self, *e, count_entry_of(*rec));
+      out.written.emplace_back(*e->key, rec->revision);
+      if (ctx.cluster)
+        out.changes.push_back(repl_change{*e->key, *rec, false, 0, {}});
+      st.unwritten[*e->key] = std::move(*rec);
+    }
+    // Never in the past: the next look is a later tick, not this one again.
+    auto wake = std::max(verdict.wake_ms, wall + 1);
+    set_due(self, *e, now_ns + (wake - wall) * 1'000'000);
+  }
+  if (batch.empty())
+    return;
+  auto token = st.next_judged++;
+  st.judged.emplace(token, std::move(out));
+  auto hdl = caf::actor_cast<caf::actor>(self);
+  ctx.committer->submit(std::move(batch), [hdl, token](const storage::status& s) {
+    caf::anon_send(hdl, persisted_atom::value, token, s.ok());
+  });
 }
 
 /// When a stored record next needs its actor (actor clock): the pure
@@ -407,11 +485,10 @@ coordinator_actor::behavior_type coordinator(coordinator_pointer self, node_cont
       // without activating it.
       if (!e->actor) {
         storage::status status;
-        auto rec = self->state.ctx->db->get_reservation(*e->key, status);
+        auto rec = dormant_record(self, *e, status);
         if (!rec)
           return make_error(status.ok() ? errc::not_found : errc::storage_failure,
                             "cannot read the reservation: " + status.message);
-        ensure_uuid(*e->key, *rec);
         return std::move(*rec);
       }
       e->delivered += 1;
@@ -524,6 +601,7 @@ coordinator_actor::behavior_type coordinator(coordinator_pointer self, node_cont
       // deadlines; the rest follows in the next tick, sent at once.
       constexpr int max_per_tick = 4096;
       int n = 0;
+      std::vector<entry*> dormant;
       while (!st.deadlines.empty() && st.deadlines.top_due() <= now_ns && n < max_per_tick) {
         auto& e = *st.deadlines.pop();
         ++n;
@@ -536,16 +614,41 @@ coordinator_actor::behavior_type coordinator(coordinator_pointer self, node_cont
           caf::anon_send(e.actor, wake_atom::value, due);
         } else if (!may_alert) {
           e.parked = true;  // evaluated again when this node may alert
-        } else if (auto hdl = actor_of(self, e); hdl) {
-          e.delivered -= 1;  // activation evaluates; no message was sent
+        } else {
+          dormant.push_back(&e);
         }
       }
+      if (!dormant.empty())
+        judge_dormant_entries(self, dormant, now_ns);
       if (n == max_per_tick && !st.deadlines.empty() && st.deadlines.top_due() <= now_ns) {
         st.tick_ns = st.deadlines.top_due();
         self->send(self, tick_atom::value, st.tick_ns);
         return;
       }
       schedule_tick(self);
+    },
+    [=](persisted_atom, std::uint64_t token, bool ok) {
+      auto& st = self->state;
+      auto i = st.judged.find(token);
+      if (i == st.judged.end())
+        return;
+      auto done = std::move(i->second);
+      st.judged.erase(i);
+      for (auto& [key, revision] : done.written)
+        if (auto u = st.unwritten.find(key);
+            u != st.unwritten.end() && u->second.revision == revision)
+          st.unwritten.erase(u);
+      if (!ok)
+        spdlog::error("coordinator: writing {} judged reservation(s) failed; their alerts go out "
+                      "anyway and may repeat after a restart",
+                      done.written.size());
+      // Even when the write failed, deliver: a monitor prefers a duplicate to silence.
+      if (!done.intents.empty() && st.ctx->dispatcher)
+        caf::anon_send(st.ctx->dispatcher, dispatch_atom::value, std::move(done.intents));
+      if (ok && st.ctx->cluster)
+        for (auto& change : done.changes)
+          self->request(st.ctx->cluster, caf::infinite, replicate_atom::value, std::move(change))
+            .then([](bool) {}, [](caf::error&) {});
     },
     [=](arm_atom, std::string& key, std::int64_t due_ns) {
       auto& st = self->state;

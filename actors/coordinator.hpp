@@ -24,6 +24,8 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 namespace gotel {
 
@@ -53,6 +55,9 @@ using coordinator_actor = caf::typed_actor<
   caf::replies_to<passivate_atom, std::string, std::uint32_t, std::int64_t,
                   std::int64_t>::with<bool>,
   caf::reacts_to<tick_atom, std::int64_t>,
+  /// From the group committer: the batch path's write `token` is durable (or
+  /// failed): its intents go to the dispatcher, its records to the peers.
+  caf::reacts_to<persisted_atom, std::uint64_t, bool>,
   /// From a reservation actor: its count entry changed (state_counts.hpp):
   /// present, flagged, failed, running, snooze_until_ms.
   caf::reacts_to<count_atom, std::string, bool, bool, bool, bool, std::int64_t>,
@@ -111,6 +116,17 @@ struct coordinator_state {
   /// server.max_reservations_per_app is checked in O(1) and is right after a
   /// restore or a catch-up; an app whose count drops to zero is erased.
   std::unordered_map<std::string, std::uint64_t> per_app;
+  /// Records the batch path changed whose write is not durable yet: an
+  /// activation or a read in the meantime starts from these, not the store.
+  std::unordered_map<std::string, reservation_record> unwritten;
+  /// A batch path write on its way to disk.
+  struct judged_batch {
+    std::vector<alert_intent> intents;
+    std::vector<repl_change> changes;  ///< for the peers (in a cluster)
+    std::vector<std::pair<std::string, std::uint64_t>> written;  ///< key, revision
+  };
+  std::unordered_map<std::uint64_t, judged_batch> judged;
+  std::uint64_t next_judged = 1;
   std::uint64_t restarts = 0;
   std::uint64_t active = 0;  ///< entries with an actor
   /// The coordinator takes its reservation actors down with it.

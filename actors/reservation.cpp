@@ -1,6 +1,7 @@
 #include "actors/reservation.hpp"
 
 #include "actors/cron.hpp"
+#include "actors/lateness.hpp"
 #include "actors/errors.hpp"
 #include "actors/actor_time.hpp"
 #include "alerters/render.hpp"
@@ -11,14 +12,36 @@
 
 namespace gotel {
 
+std::vector<alert_intent> alert_intents(node_context& ctx, const reservation_record& rec,
+                                        const std::vector<std::string>& channels,
+                                        alert_kind kind, const std::string& message,
+                                        unix_ms missed, unix_ms wall) {
+  std::vector<alert_intent> out;
+  out.reserve(channels.size());
+  for (auto& channel : channels) {
+    alert_intent x;
+    x.id = ctx.next_intent_id.fetch_add(1);
+    x.dedup_key = dedup_key(rec.job_id, missed);
+    x.kind = kind;
+    x.channel = channel;
+    x.job_id = rec.job_id;
+    x.app = rec.app;
+    x.component = rec.component;
+    x.owner = rec.owner;
+    x.notify = rec.notify;
+    x.message = message;
+    x.deadline_ms = missed;
+    x.created_ms = wall;
+    x.next_attempt_ms = wall;
+    out.push_back(std::move(x));
+  }
+  return out;
+}
+
 namespace {
 
 using time_point = reservation_state::time_point;
 using std::chrono::milliseconds;
-
-/// Escalation steps later than this after the missed deadline never fire (the
-/// API refuses them; this guards stored values against overflow).
-constexpr std::int64_t max_escalation_ms = 20LL * 366 * 24 * 3600 * 1000;
 
 /// The steady deadline: base + period + grace, plus the bake before a first
 /// checkin; for a cron schedule, the next run + grace converted to steady time.
@@ -51,75 +74,11 @@ void flush_arm(reservation_pointer self) {
                st.armed ? to_ns(*st.armed) : std::int64_t{0});
 }
 
-/// The escalation policy in force: the stored one, or GoTel's behaviour (the
-/// reservation's alerters, every configured channel when it names none, at
-/// the first miss).
-std::vector<escalation_step> effective_steps(const reservation_record& rec) {
-  if (!rec.escalation.empty())
-    return rec.escalation;
-  return {escalation_step{0, rec.alerters}};
-}
-
-/// The configured channels among `names` (all of them for an empty list). A
-/// list naming no configured channel falls back to all of them: a monitor
-/// prefers noise to silence.
-std::vector<std::string> channels_for(const reservation_state& st,
-                                      const std::vector<std::string>& names) {
-  const auto& configured = st.ctx->channels;
-  if (names.empty())
-    return configured;
-  std::vector<std::string> out;
-  for (auto& n : names)
-    if (std::find(configured.begin(), configured.end(), n) != configured.end()
-        && std::find(out.begin(), out.end(), n) == out.end())
-      out.push_back(n);
-  return out.empty() ? configured : out;
-}
-
-/// Channels alerted so far in this lateness: those of the fired steps.
-std::vector<std::string> fired_channels(const reservation_state& st) {
-  auto steps = effective_steps(st.rec);
-  std::vector<std::string> out;
-  for (std::size_t k = 0; k < steps.size() && k < st.rec.escalation_level; ++k)
-    for (auto& c : channels_for(st, steps[k].alerters))
-      if (std::find(out.begin(), out.end(), c) == out.end())
-        out.push_back(c);
-  return out;
-}
-
-/// Steady time after which escalation step `step` fires: the missed deadline
-/// plus `after` periods; nullopt when that lies beyond any representable time.
-std::optional<time_point> step_time(const reservation_state& st, const escalation_step& step) {
-  auto period = st.rec.period_ms();
-  if (step.after < 0 || (period > 0 && step.after > max_escalation_ms / period))
-    return std::nullopt;
-  return deadline(st) + milliseconds{step.after * period};
-}
-
 std::vector<alert_intent> make_intents(const reservation_state& st,
                                        const std::vector<std::string>& channels,
                                        alert_kind kind, const std::string& message,
                                        unix_ms missed, unix_ms wall) {
-  std::vector<alert_intent> out;
-  out.reserve(channels.size());
-  for (auto& channel : channels) {
-    alert_intent x;
-    x.id = st.ctx->next_intent_id.fetch_add(1);
-    x.dedup_key = dedup_key(st.rec.job_id, missed);
-    x.kind = kind;
-    x.channel = channel;
-    x.job_id = st.rec.job_id;
-    x.app = st.rec.app;
-    x.component = st.rec.component;
-    x.owner = st.rec.owner;
-    x.notify = st.rec.notify;
-    x.message = message;
-    x.deadline_ms = missed;
-    x.created_ms = wall;
-    x.next_attempt_ms = wall;
-    out.push_back(std::move(x));
-  }
-  return out;
+  return alert_intents(*st.ctx, st.rec, channels, kind, message, missed, wall);
 }
 
 /// Hands `batch` to the committer; the reply (if any) and the intents (if any)
@@ -203,18 +162,13 @@ void adopt_times(reservation_pointer self, std::int64_t skew_ms = unknown_skew) 
 }
 
 /// The next steady time something is due while late: the next escalation
-/// step or the next repeat (only once something has been sent).
+/// step or the next repeat (only once something has been sent); the rule is
+/// next_late_offset_ms (actors/lateness.hpp), shared with the batch path. The
+/// repeat's offset is rounded up, so the wake-up is never before repeat_at.
 time_point next_late_wake(const reservation_state& st) {
-  auto steps = effective_steps(st.rec);
-  std::optional<time_point> next;
-  if (st.rec.escalation_level < steps.size())
-    if (auto t = step_time(st, steps[st.rec.escalation_level]))
-      next = *t + milliseconds{1};  // a step fires strictly after its time
-  if (st.rec.escalation_level > 0 && (!next || st.repeat_at < *next))
-    next = st.repeat_at;
-  // Nothing left to fire (all steps beyond representable time): look again
-  // after a repeat interval; a checkin re-arms anyway.
-  return next ? *next : deadline(st) + milliseconds{max_escalation_ms};
+  auto due = deadline(st);
+  auto repeat_in = std::chrono::ceil<milliseconds>(st.repeat_at - due).count();
+  return due + milliseconds{next_late_offset_ms(st.rec, repeat_in)};
 }
 
 /// While late and not snoozed: fires every escalation step that is due (a
@@ -223,27 +177,13 @@ time_point next_late_wake(const reservation_state& st) {
 /// record changed (late_since_ms) and must be persisted even if nothing fires.
 void fire_due(reservation_pointer self, time_point now, bool became_late) {
   auto& st = self->state;
-  auto steps = effective_steps(st.rec);
-  auto already = fired_channels(st);
-  std::vector<std::string> added;
-  while (st.rec.escalation_level < steps.size()) {
-    auto t = step_time(st, steps[st.rec.escalation_level]);
-    if (!t || now <= *t)
-      break;
-    for (auto& c : channels_for(st, steps[st.rec.escalation_level].alerters))
-      if (std::find(already.begin(), already.end(), c) == already.end()
-          && std::find(added.begin(), added.end(), c) == added.end())
-        added.push_back(c);
-    st.rec.escalation_level += 1;
-  }
-  alert_kind kind = alert_kind::late;
-  std::vector<std::string> targets;
-  if (!added.empty()) {
-    targets = std::move(added);
-  } else if (st.rec.escalation_level > 0 && !became_late && now >= st.repeat_at) {
-    kind = alert_kind::repeat;
-    targets = std::move(already);
-  }
+  // Whole ms after the deadline, rounded up: "strictly after a step's time"
+  // stays exact (step offsets are whole ms).
+  auto since = std::chrono::ceil<milliseconds>(now - deadline(st)).count();
+  auto due = due_alerts(st.rec, st.ctx->channels, since, now >= st.repeat_at, became_late);
+  st.rec.escalation_level = due.level;
+  auto kind = due.kind;
+  auto& targets = due.targets;
   if (targets.empty() && !became_late)
     return;
   std::vector<alert_intent> intents;
@@ -265,7 +205,7 @@ void fire_due(reservation_pointer self, time_point now, bool became_late) {
 /// Channels that hear of failures and overlong runs: those of the first
 /// escalation step (the reservation's alerters, or every configured channel).
 std::vector<std::string> signal_channels(const reservation_state& st) {
-  return channels_for(st, effective_steps(st.rec).front().alerters);
+  return channels_for(st.ctx->channels, effective_steps(st.rec).front().alerters);
 }
 
 /// Intents for a failure or an overlong run: like make_intents, with their own
@@ -634,7 +574,8 @@ reservation_actor::behavior_type reservation(reservation_pointer self, node_cont
       if (rec.late_since_ms != 0) {
         // The recovery reaches exactly the channels that heard of the miss.
         auto text = render_recovery(rec, wall, st.ctx->srv);
-        intents = make_intents(st, fired_channels(st), alert_kind::recovered, text,
+        intents = make_intents(st, fired_channels(st.rec, st.ctx->channels),
+                               alert_kind::recovered, text,
                                rec.late_since_ms, wall);
         rec.late_since_ms = 0;
         rec.escalation_level = 0;

@@ -107,6 +107,14 @@ struct reservation_state {
 
 using reservation_pointer = reservation_actor::stateful_pointer<reservation_state>;
 
+/// The intents of one alert about `rec` to `channels` (one per channel, ids from
+/// ctx.next_intent_id), deduplicated by the missed deadline `missed`. Shared by
+/// the actor and the coordinator's batch path.
+std::vector<alert_intent> alert_intents(node_context& ctx, const reservation_record& rec,
+                                        const std::vector<std::string>& channels,
+                                        alert_kind kind, const std::string& message,
+                                        unix_ms missed, unix_ms wall);
+
 /// Spawn arguments: `rec` as stored (restored), or a fresh record whose
 /// created_ms is now (`is_new`; the first reserve request persists it).
 /// Wall minus steady time not known: stored times are converted with the wall

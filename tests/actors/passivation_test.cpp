@@ -175,11 +175,55 @@ TEST_F(passivation_test, restore_spawns_no_actor_and_deadlines_missed_while_down
   reserve("app", "a", 1, time_unit::minutes);
   reserve("app", "b", 1, time_unit::hours);
   EXPECT_EQ(restart(2min), 2u);
-  EXPECT_EQ(coordinator_state_of().active, 1u)
-    << "only the reservation whose deadline passed while down was activated";
   EXPECT_EQ(channel->count(alert_kind::late), 1u);
+  EXPECT_EQ(coordinator_state_of().active, 0u)
+    << "the deadline missed while down alerted from the dormant entry (batch path)";
+  EXPECT_NE(stored("app", "a")->late_since_ms, 0);
+  EXPECT_EQ(stored("app", "b")->late_since_ms, 0);
   EXPECT_EQ(*request<std::uint64_t>(coord, arm_atom::value), 2u)
     << "one deadline per reservation";
+}
+
+TEST_F(passivation_test, deadlines_due_together_alert_in_one_batch_without_activation) {
+  for (int i = 0; i < 50; ++i)
+    reserve("app", "job" + std::to_string(i), 1, time_unit::minutes);
+  advance(11s);
+  ASSERT_EQ(coordinator_state_of().active, 0u);
+  auto batches = coordinator_state_of().next_judged;
+  advance(50s);  // every deadline (60 s) passed in the same tick
+  EXPECT_EQ(channel->count(alert_kind::late), 50u);
+  EXPECT_EQ(coordinator_state_of().active, 0u) << "a plain late activates no actor";
+  EXPECT_EQ(coordinator_state_of().next_judged - batches, 1u)
+    << "50 records and 50 intents in one write batch";
+  EXPECT_TRUE(coordinator_state_of().unwritten.empty()) << "the batch is durable";
+  for (int i = 0; i < 50; ++i) {
+    auto rec = stored("app", "job" + std::to_string(i));
+    EXPECT_NE(rec->late_since_ms, 0);
+    EXPECT_EQ(rec->alerts, 1u);
+  }
+  advance(1h);
+  EXPECT_EQ(channel->count(alert_kind::late), 50u) << "judged again later, alerted once";
+  ASSERT_TRUE(checkin("app", "job7"));
+  run();
+  EXPECT_EQ(channel->count(alert_kind::recovered), 1u)
+    << "the activated actor knows the batch path's alert";
+}
+
+TEST_F(passivation_test, escalation_and_repeats_run_on_dormant_entries) {
+  reserve_request req{"app", "job", "owner", "ops@example.com", "", 1, time_unit::minutes,
+                      {}, {{0, {"email"}}, {3, {"pagerduty"}}}};
+  reserve_req(req);
+  advance(11s);
+  ASSERT_FALSE(active("app", "job"));
+  advance(50s);
+  EXPECT_EQ(email->count(alert_kind::late), 1u);
+  advance(3min);
+  EXPECT_EQ(pager->count(alert_kind::late), 1u) << "the second step, from the dormant entry";
+  EXPECT_EQ(stored("app", "job")->escalation_level, 2u);
+  advance(6h);  // alerts.hours_between_alerts (6 h by default)
+  EXPECT_EQ(email->count(alert_kind::repeat), 1u);
+  EXPECT_EQ(pager->count(alert_kind::repeat), 1u);
+  EXPECT_FALSE(active("app", "job")) << "no activation for any of it";
 }
 
 TEST_F(passivation_test, checkin_load_keeps_one_deadline_per_reservation) {

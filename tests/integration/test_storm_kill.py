@@ -107,11 +107,11 @@ class StormKillTest(GotelTestCase):
                    if e.get("kind") == "late" and e.get("outcome") == "grouped"}
         self.assertEqual(delivered | grouped, {job_name(i) for i in range(JOBS)})
         self.assertTrue(before <= delivered)
-        # The notice pending in the outbox at the kill, and the one of the
-        # window after the restart, together hold every folded alert.
+        # The notice pending in the outbox at the kill (and the one of the
+        # window after the restart, when more than the threshold were left)
+        # together hold every folded alert.
         self.assertTrue(grouped, "no alert was folded: this test saw no storm")
         self.assertEqual(self.folded_in_notices(rx), len(grouped))
-        self.assertGreaterEqual(len(self.notices(rx)), 2)
         # The webhook never saw one job's alert under two dedup keys.
         by_job = collections.defaultdict(set)
         for b in rx.events("late", app=APP):
