@@ -39,8 +39,11 @@ inline constexpr bool open_uuid_pings = false;
 /// ?create=1 (or a runaway script) cannot fill memory and disk.
 inline constexpr std::int64_t max_reservations_per_app = 10000;
 /// A cap on all apps together: per-app limits alone let a client with many
-/// app names fill memory and disk (issue 14 section 6).
-inline constexpr std::int64_t max_reservations = 100000;
+/// app names fill memory and disk (issue 14 section 6). Sized for millions per
+/// node (issue 15): 2M dormant reservations hold ~850 MiB (docs/scale.md, 427 B
+/// each at 1M), so the cap bounds what a runaway client can take without
+/// refusing a real fleet; raise it (or 0) for more.
+inline constexpr std::int64_t max_reservations = 2000000;
 /// The original GoTel checked in gotel/coordinator and gotel/worker every 30 s
 /// (its monitor loop) against a 5-minute frequency: 10 periods (self_row.hpp).
 inline constexpr std::int64_t self_checkin_seconds = 30;
