@@ -658,6 +658,25 @@ coordinator_actor::behavior_type coordinator(coordinator_pointer self, node_cont
         return;  // from an actor that is no longer this reservation's
       set_due(self, i->second, due_ns);
     },
+    [=](flagged_atom, const std::string& after,
+        std::uint32_t limit) -> std::vector<std::string> {
+      auto& st = self->state;
+      auto now = st.ctx->wall_now();
+      std::vector<const std::string*> keys;
+      for (auto& [key, e] : st.registry)
+        if (e.counted && e.counted->flagged && e.counted->snooze_until_ms <= now && !e.closing
+            && key > after)
+          keys.push_back(&key);
+      auto n = std::min<std::size_t>(limit, keys.size());
+      auto less = [](const std::string* a, const std::string* b) { return *a < *b; };
+      std::partial_sort(keys.begin(), keys.begin() + static_cast<std::ptrdiff_t>(n), keys.end(),
+                        less);
+      std::vector<std::string> out;
+      out.reserve(n);
+      for (std::size_t i = 0; i < n; ++i)
+        out.push_back(*keys[i]);
+      return out;
+    },
     [=](arm_atom) -> std::uint64_t { return self->state.deadlines.size(); },
     [=](count_atom, std::string& key, bool present, bool flagged, bool failed, bool running,
         std::int64_t snooze_until_ms) {

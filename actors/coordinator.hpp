@@ -32,6 +32,7 @@ namespace gotel {
 using restart_atom = caf::atom_constant<caf::atom("restart")>;
 using closed_atom = caf::atom_constant<caf::atom("closed")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
+using flagged_atom = caf::atom_constant<caf::atom("flagged")>;
 
 using coordinator_actor = caf::typed_actor<
   caf::replies_to<reserve_atom, reserve_request>::with<reservation_record>,
@@ -44,6 +45,10 @@ using coordinator_actor = caf::typed_actor<
   /// routed as a checkin; `create` makes an unknown (app, component) first.
   caf::replies_to<signal_atom, signal_request>::with<reservation_record>,
   caf::replies_to<count_atom>::with<std::uint64_t>,
+  /// Keys of the reservations counted late now (flagged, not snoozed), in key
+  /// order, after the first argument; at most the second argument of them.
+  /// Lets ?status=late page without a scan (net/manage.cpp).
+  caf::replies_to<flagged_atom, std::string, std::uint32_t>::with<std::vector<std::string>>,
   /// Deadlines held (reservations with a next evaluation time, active or not).
   caf::replies_to<arm_atom>::with<std::uint64_t>,
   /// From a reservation actor: when it next needs evaluation (actor-clock

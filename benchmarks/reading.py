@@ -4,8 +4,8 @@ N reservations (made with gotel_loadgen --mode reserve, unsynced), then the
 size and time of what a browser, a Prometheus and a script read:
 GET /status (the web UI with its first page), /metrics, one page of
 /api/v1/reservations (what a client without a cursor gets), /api/v1/status,
-/api/v1/reservations?status=late (first page; none is late, so the whole
-store is read to find out), and GET /reservation (every row, streamed) with
+/api/v1/reservations?status=late (first page; none is late: the
+coordinator's late keys, no scan), and GET /reservation (every row, streamed) with
 the daemon's RSS sampled every 20 ms while it streams. Standard library only;
 everything on 127.0.0.1; bounded in count and time; the daemon is stopped.
 Prints progress on stderr and one JSON line on stdout."""

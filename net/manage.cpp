@@ -219,6 +219,47 @@ http_response not_allowed(http::verb m, std::string_view path) {
 
 // -- handlers -----------------------------------------------------------------
 
+/// How many keys one question to the coordinator asks for (scan_late).
+constexpr std::uint32_t late_keys_per_ask = 1024;
+/// How long a listing waits for the coordinator's answer before it scans.
+constexpr std::chrono::milliseconds late_keys_wait{2000};
+
+/// The late reservations after `after`, in key order, as a reservation_scan:
+/// their keys from the coordinator's per-state entries (flagged_atom), their
+/// records from the store. Counted late means marked late or failed: between
+/// a deadline and its mark (milliseconds) a job is not here yet, as in the
+/// counters (actors/state_counts.hpp). When the coordinator does not answer
+/// in time, `scan_all` (every reservation) serves instead.
+storage::status scan_late(node& n, const std::string& after,
+                          const std::function<bool(const std::string&, reservation_record&&)>& visit,
+                          const reservation_scan& scan_all) {
+  std::string from = after;
+  // On the api's pool, never an I/O or scheduler thread: a blocking wait is fine.
+  caf::scoped_actor self{n.system()};
+  for (;;) {
+    std::optional<std::vector<std::string>> keys;
+    self->request(n.coordinator(), late_keys_wait, flagged_atom::value, from, late_keys_per_ask)
+      .receive([&](std::vector<std::string>& got) { keys = std::move(got); },
+               [&](caf::error&) {});
+    if (!keys)
+      return scan_all(from, visit);
+    for (auto& key : *keys) {
+      storage::status st;
+      auto rec = n.store().get_reservation(key, st);
+      if (!rec) {
+        if (st.ok() || st.code == storage::errc::not_found)
+          continue;  // checked out since
+        return st;
+      }
+      if (!visit(key, std::move(*rec)))
+        return {};
+    }
+    if (keys->size() < late_keys_per_ask)
+      return {};
+    from = keys->back();
+  }
+}
+
 /// A page of reservations (net/paging.hpp): `result` as before, then `total`
 /// (every match), `next_cursor` (null on the last page) and `limit`. A client
 /// that sends no cursor gets the first page.
@@ -232,12 +273,16 @@ void list_reservations(const services_ptr& s, std::string target, responder resp
     auto now = ctx.wall_now();
     auto snap = s->n->store().snapshot();
     storage::status st;
-    auto page = select_page(
-      q, now, ctx.policy,
-      [&snap](const std::string& after, const auto& visit) {
-        return snap->for_each_after(after, visit);
-      },
-      st);
+    reservation_scan scan = [&snap](const std::string& after, const auto& visit) {
+      return snap->for_each_after(after, visit);
+    };
+    // ?status=late in key order: only the reservations the coordinator counts
+    // as late are read, not every one (1M reservations: a scan took 19 s).
+    if (q.status == job_state::late && !needs_full_pass(q))
+      scan = [&s, &scan_all = scan](const std::string& after, const auto& visit) {
+        return scan_late(*s->n, after, visit, scan_all);
+      };
+    auto page = select_page(q, now, ctx.policy, scan, st);
     if (!st.ok())
       return error(http::status::service_unavailable, "storage failure: " + st.message);
     ordered_json result = ordered_json::array();

@@ -138,6 +138,34 @@ class ReadingAtScaleTest(GotelTestCase):
         self.assertEqual(status["reservations"], n + OWN)
         self.assertEqual(g.get("/api/v1/reservations?status=late").json()["total"], 1)
 
+    def test_late_pages_read_only_the_late_ones_and_match_a_full_pass(self):
+        # ?status=late in key order pages through the coordinator's late keys
+        # (no scan); with sort=job_id it takes the full pass. Both must agree.
+        g = self.server(env=FAST)
+        ok = [job(i) for i in range(2000)]
+        late = [job(i, frequency=1, time_units="seconds") for i in range(2000, 2031)]
+        bulk_reserve(g.port, ok + late)
+        for j in late[:3]:  # late but snoozed: paused, not late
+            self.assertEqual(g.post("/snooze", {"app": j["app"], "component": j["component"],
+                                                "duration": 1, "time_units": "hours"}).status, 200)
+        self.assertEqual(g.post("/checkout", {"app": late[3]["app"],
+                                              "component": late[3]["component"]}).status, 200)
+        want = sorted(key(j) for j in late[4:])
+        self.assertTrue(wait_until(
+            lambda: g.get("/api/v1/status").json()["late"] == len(want), timeout=30))
+        rows, totals, pages = self.pages(g, "status=late", 5)
+        self.assertEqual([key(r) for r in rows], want)
+        self.assertEqual(totals, {len(want)})
+        self.assertEqual(pages, (len(want) + 4) // 5)
+        full, _, _ = self.pages(g, "status=late&sort=job_id", 50)
+        self.assertEqual(sorted(key(r) for r in full), want)
+        # A late job that checks in leaves the late pages at once.
+        j = late[10]
+        self.assertEqual(g.post("/checkin", {"app": j["app"], "component": j["component"]}).status,
+                         200)
+        rows, _, _ = self.pages(g, "status=late", 7)
+        self.assertNotIn(key(j), [key(r) for r in rows])
+
     def metrics_size(self, g):
         r = g.get("/metrics")
         self.assertEqual(r.status, 200)
