@@ -255,9 +255,12 @@ void judge_dormant_entries(coordinator_pointer self, const std::vector<entry*>& 
         e->delivered -= 1;
       continue;
     }
-    // The record's times are in the wall clock of the actor that wrote them.
-    auto wall = e->skew_ms != unknown_skew ? now_ms + e->skew_ms : ctx.wall_now();
-    auto verdict = judge_dormant(*rec, wall, ctx.policy, ctx.channels);
+    // Deadlines are judged in the wall clock of the actor that wrote the
+    // record's times (a clock step since moves nothing); alerts are stamped
+    // with the wall clock of now, as the actor stamps them.
+    auto real_wall = ctx.wall_now();
+    auto wall = e->skew_ms != unknown_skew ? now_ms + e->skew_ms : real_wall;
+    auto verdict = judge_dormant(*rec, wall, ctx.policy, ctx.channels, real_wall);
     if (verdict.activate) {
       if (auto hdl = actor_of(self, *e); hdl)
         e->delivered -= 1;  // activation evaluates; no message was sent
@@ -267,9 +270,9 @@ void judge_dormant_entries(coordinator_pointer self, const std::vector<entry*>& 
       rec->revision += 1;
       batch.put(*e->key, *rec);
       if (!verdict.alert.targets.empty()) {
-        auto text = render_alert(rec->alert_msg, fields_for(*rec, wall, ctx.srv));
+        auto text = render_alert(rec->alert_msg, fields_for(*rec, real_wall, ctx.srv));
         auto intents = alert_intents(ctx, *rec, verdict.alert.targets, verdict.alert.kind, text,
-                                     rec->late_since_ms, wall);
+                                     rec->late_since_ms, real_wall);
         for (auto& intent : intents) {
           batch.put(intent);
           out.intents.push_back(std::move(intent));

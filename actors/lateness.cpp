@@ -81,7 +81,7 @@ std::int64_t next_late_offset_ms(const reservation_record& rec, std::int64_t rep
 }
 
 dormant_verdict judge_dormant(reservation_record& rec, unix_ms now, const schedule_policy& policy,
-                              const std::vector<std::string>& configured) {
+                              const std::vector<std::string>& configured, unix_ms alert_stamp) {
   dormant_verdict v;
   // Failure signals, runs with a time limit and snoozes: the actor decides.
   bool open_run = false;
@@ -114,7 +114,7 @@ dormant_verdict judge_dormant(reservation_record& rec, unix_ms now, const schedu
       v.changed = true;
     }
     if (!v.alert.targets.empty()) {
-      rec.last_alert_ms = now;
+      rec.last_alert_ms = alert_stamp;
       rec.alerts += 1;
       v.changed = true;
       repeat_at = now + policy.repeat_ms;

@@ -71,7 +71,11 @@ struct dormant_verdict {
   unix_ms wake_ms = 0;
 };
 
+/// `now` is in the wall clock of the record's times (the actor's frame, which
+/// a wall-clock step after they were written does not move); `alert_stamp` is
+/// the wall clock's now, recorded as last_alert_ms when an alert fires (as the
+/// actor does).
 dormant_verdict judge_dormant(reservation_record& rec, unix_ms now, const schedule_policy& policy,
-                              const std::vector<std::string>& configured);
+                              const std::vector<std::string>& configured, unix_ms alert_stamp);
 
 }  // namespace gotel
