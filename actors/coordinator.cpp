@@ -615,9 +615,11 @@ coordinator_actor::behavior_type coordinator(coordinator_pointer self, node_cont
       storage::status failed;
       // Sized once: growing three tables of a million entries step by step
       // costs more than counting the index keys first.
-      auto expected = ctx.db->count_index(failed);
+      std::uint64_t apps = 0;
+      auto expected = ctx.db->count_index(failed, &apps);
       st.registry.reserve(st.registry.size() + expected);
       st.uuids.reserve(st.uuids.size() + expected);
+      st.per_app.reserve(st.per_app.size() + apps);
       // Keys come in order, so an app's reservations come together: its count
       // is added once per app, not looked up once per reservation.
       std::string app;

@@ -471,16 +471,27 @@ std::optional<reservation_record> store::get_reservation(const std::string& key,
   return rec;
 }
 
-std::uint64_t store::count_index(status& st) const {
+std::uint64_t store::count_index(status& st, std::uint64_t* apps) const {
   std::uint64_t n = 0;
+  std::uint64_t distinct = 0;
+  std::string last_app;
   std::size_t bad = 0;
   st = scan(
       *db_, index_ns, false,
-      [&n](std::string_view, std::string_view, bool&) {
+      [&](std::string_view key, std::string_view, bool&) {
         ++n;
+        if (apps) {
+          // Keys come in order, so one app's keys come together.
+          auto app = key.substr(0, key.find('\0'));
+          if (distinct == 0 || app != last_app) {
+            ++distinct;
+            last_app.assign(app);
+          }
+        }
         return true;
       },
       bad);
+  if (apps) *apps = distinct;
   return n;
 }
 

@@ -131,8 +131,10 @@ class store {
   status for_each_index(
     const std::function<bool(std::string_view key, const restart_index* ix)>& fn) const;
   /// How many restart index entries there are (one per reservation): a scan
-  /// of the keys, so a restore can size its tables once.
-  std::uint64_t count_index(status& st) const;
+  /// of the keys, so a restore can size its tables once. With `apps`, also
+  /// how many distinct apps they hold (the key's part before its first NUL,
+  /// model.hpp's reservation_key).
+  std::uint64_t count_index(status& st, std::uint64_t* apps = nullptr) const;
 
   /// The newest `limit` checkins of a reservation, newest first.
   std::vector<checkin_entry> checkins(const std::string& key, std::size_t limit,

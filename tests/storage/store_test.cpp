@@ -473,6 +473,18 @@ TEST_F(store_test, the_restart_index_entry_is_written_and_erased_with_its_record
   commit(w);
   using entries = std::vector<std::pair<std::string, std::string>>;
   EXPECT_EQ(index_entries(*db_), (entries{{a, encoded_index(ra)}, {b, encoded_index(rb)}}));
+  {
+    write_batch other_app;
+    other_app.put(reservation_key("b", "1"), make_reservation(3, "b", "1"));
+    commit(other_app);
+    status st;
+    std::uint64_t apps = 0;
+    EXPECT_EQ(db_->count_index(st, &apps), 3u);
+    EXPECT_EQ(apps, 2u) << "a (two reservations) and b";
+    write_batch undo;
+    undo.erase_reservation(reservation_key("b", "1"));
+    commit(undo);
+  }
 
   // A rewrite replaces the entry; it is not added again.
   rb.last_checkin_ms = 9000;
