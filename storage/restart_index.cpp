@@ -23,6 +23,13 @@ enum : std::uint16_t {
 /// version, flags, job id, revision, base, period, grace, run due, snooze end, uuid.
 constexpr std::size_t fixed_size = 1 + 2 + 7 * 8 + 16;
 
+/// Times and durations beyond +-2^60 ms (36 million years) are refused, so the
+/// wake-up arithmetic on a decoded entry (a few of them added) cannot
+/// overflow; a record that holds such a value is read instead.
+constexpr std::int64_t max_ms = std::int64_t{1} << 60;
+
+bool plausible(std::int64_t ms) { return ms >= -max_ms && ms <= max_ms; }
+
 int hex_value(char c) {
   if (c >= '0' && c <= '9')
     return c - '0';
@@ -170,7 +177,9 @@ std::optional<restart_index> decode_index(std::string_view bytes) {
   ix.snooze_until_ms = static_cast<std::int64_t>(next());
   ix.uuid_hi = next();
   ix.uuid_lo = next();
-  if (ix.period_ms <= 0 || (!ix.has_run_due && ix.run_due_ms != 0)
+  if (ix.period_ms <= 0 || !plausible(ix.base_ms) || !plausible(ix.period_ms)
+      || !plausible(ix.grace_ms) || !plausible(ix.run_due_ms) || !plausible(ix.snooze_until_ms)
+      || (!ix.has_run_due && ix.run_due_ms != 0)
       || (!ix.has_uuid && (ix.uuid_hi != 0 || ix.uuid_lo != 0)))
     return std::nullopt;
   auto rest = bytes.substr(fixed_size);

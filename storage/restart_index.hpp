@@ -64,7 +64,8 @@ inline constexpr unsigned char index_version = 1;
 std::string encode(const restart_index& ix);
 
 /// nullopt for bytes that are not an entry of index_version: wrong size or
-/// version, unknown flags, lengths that do not match, a period <= 0.
+/// version, unknown flags, lengths that do not match, a period <= 0, a time
+/// or duration beyond +-2^60 ms (the restore then reads the record).
 /// The result's schedule and tz view `bytes`.
 std::optional<restart_index> decode_index(std::string_view bytes);
 

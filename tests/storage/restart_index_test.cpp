@@ -120,6 +120,15 @@ TEST(restart_index, decode_refuses_bad_bytes) {
   for (int i = 27; i < 35; ++i)
     zero_period[i] = 0;
   EXPECT_FALSE(codec::decode_index(zero_period));
+  // Times so large that adding a period to them could overflow (base_ms is
+  // bytes 19..26): the restore reads such a record instead.
+  auto huge_base = good;
+  huge_base[19] = 0x7f;
+  EXPECT_FALSE(codec::decode_index(huge_base));
+  auto record_with_huge_period = periodic();
+  record_with_huge_period.frequency = std::int64_t{1} << 52;
+  record_with_huge_period.unit = time_unit::seconds;
+  EXPECT_FALSE(codec::decode_index(codec::encode(index_of(record_with_huge_period))));
   // A schedule length longer than what follows.
   EXPECT_FALSE(codec::decode_index(with(75, 0x7f)));
 
