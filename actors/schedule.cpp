@@ -33,6 +33,22 @@ unix_ms wake_hint_ms(const reservation_record& rec, const schedule_policy& polic
   return std::max(next, now);
 }
 
+unix_ms wake_hint_ms(const restart_index& ix, const schedule_policy& policy, unix_ms now) {
+  if (ix.late || (ix.failed && !ix.fail_alerted))
+    return now;
+  // deadline_ms and next_expected_ms, on the entry's fields.
+  auto base = ix.checked_in ? ix.base_ms : ix.base_ms + policy.bake_ms;
+  std::optional<unix_ms> expected;
+  if (!ix.schedule.empty())
+    expected = next_run(ix.schedule, ix.tz, base);
+  auto next = expected.value_or(base + ix.period_ms) + ix.grace_ms + policy.grace_ms + 1;
+  if (ix.has_run_due)
+    next = std::min(next, ix.run_due_ms + 1);
+  if (next <= now && ix.snooze_until_ms > now)
+    return ix.snooze_until_ms;
+  return std::max(next, now);
+}
+
 std::optional<std::int64_t> typical_gap_minutes(const std::string& schedule,
                                                 const std::string& tz, unix_ms from) {
   auto first = next_run(schedule, tz, from);

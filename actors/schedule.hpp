@@ -3,6 +3,7 @@
 /// Inputs in, values out; no clock, no config.
 
 #include "storage/model.hpp"
+#include "storage/restart_index.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -45,6 +46,13 @@ std::optional<unix_ms> run_deadline_ms(const reservation_record& rec, const run_
 /// the wake-up the actor itself would arm, so a dormant reservation misses
 /// nothing; earlier only costs an activation that re-arms.
 unix_ms wake_hint_ms(const reservation_record& rec, const schedule_policy& policy, unix_ms now);
+
+/// The same from a record's restart index entry (storage/restart_index.hpp):
+/// equal to wake_hint_ms(rec, ...) for the record the entry was made of, under
+/// any policy. How a restart arms every dormant reservation without decoding
+/// its record. A cron entry's next run is computed here (parse and zone
+/// lookup included), so each cron reservation costs more than a periodic one.
+unix_ms wake_hint_ms(const restart_index& ix, const schedule_policy& policy, unix_ms now);
 
 /// Dedup key of a failure reported by a fail signal or exit status at `failed_since`.
 std::string fail_dedup_key(std::uint64_t job_id, unix_ms failed_since);

@@ -28,6 +28,15 @@ count_entry count_entry_of(const reservation_record& rec) {
   return e;
 }
 
+count_entry count_entry_of(const restart_index& ix) {
+  count_entry e;
+  e.failed = ix.failed;
+  e.flagged = ix.late || ix.failed;
+  e.running = ix.running;
+  e.snooze_until_ms = ix.snooze_until_ms;
+  return e;
+}
+
 void state_counters::release_ended(unix_ms now) {
   if (now <= released_upto_)
     return;

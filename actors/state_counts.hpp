@@ -59,6 +59,8 @@ struct count_entry {
 };
 
 count_entry count_entry_of(const reservation_record& rec);
+/// The same from the record's restart index entry (a restart reads only these).
+count_entry count_entry_of(const restart_index& ix);
 
 /// The counts at one time. ok + late + paused == total.
 struct state_totals {

@@ -1,6 +1,7 @@
 #include "storage/store.hpp"
 
 #include "storage/codec.hpp"
+#include "storage/restart_index.hpp"
 
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
@@ -23,6 +24,11 @@ constexpr std::string_view outbox_ns = "o/";
 constexpr std::string_view alert_log_ns = "l/";
 constexpr std::string_view meta_ns = "m/";
 constexpr std::string_view unconfirmed_ns = "u/";
+constexpr std::string_view index_ns = "i/";
+
+/// The meta entry naming the restart index's format (codec::index_version);
+/// absent in a data directory written before the index existed.
+const std::string index_meta = "restart_index";
 
 void put_be(std::string& out, std::uint64_t v, int bytes) {
   for (int i = bytes - 1; i >= 0; --i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
@@ -43,6 +49,12 @@ std::string reservation_db_key(const std::string& key) {
 /// "h/" + u32 BE key length + key. The length makes the prefix of one
 /// reservation's history never a prefix of another's, even though reservation
 /// keys contain NUL and one key may be a prefix of another.
+std::string index_db_key(const std::string& key) {
+  std::string k(index_ns);
+  k += key;
+  return k;
+}
+
 std::string history_prefix(const std::string& key) {
   std::string k(history_ns);
   put_be(k, static_cast<std::uint32_t>(key.size()), 4);
@@ -228,10 +240,13 @@ std::size_t write_batch::count() const { return impl_ ? impl_->Count() : 0; }
 
 void write_batch::put(const std::string& key, const reservation_record& rec) {
   raw().Put(reservation_db_key(key), codec::encode(rec));
+  // The restart index entry goes with its record, in the same atomic batch.
+  raw().Put(index_db_key(key), codec::encode(index_of(rec)));
 }
 
 void write_batch::erase_reservation(const std::string& key) {
   raw().Delete(reservation_db_key(key));
+  raw().Delete(index_db_key(key));
 }
 
 void write_batch::put_checkin(const std::string& key, std::uint64_t seq, const checkin_entry& e) {
@@ -308,7 +323,65 @@ std::unique_ptr<store> store::open(const options& opts, status& st) {
   rocksdb::DB* raw = nullptr;
   st = convert(rocksdb::DB::Open(o, opts.path, &raw));
   if (!st.ok()) return nullptr;
-  return std::unique_ptr<store>(new store(raw));
+  std::unique_ptr<store> s(new store(raw));
+  st = s->migrate_index();
+  if (!st.ok()) return nullptr;
+  return s;
+}
+
+status store::migrate_index() {
+  const std::string version(1, static_cast<char>('0' + codec::index_version));
+  status st;
+  if (auto meta = get_meta(index_meta, st); meta && *meta == version) return st;
+  if (!st.ok() && st.code != errc::not_found) return st;
+  // Entries of another version, or of a migration a crash interrupted, go first.
+  const std::string lower(index_ns);
+  const std::string upper = prefix_end(index_ns);
+  rocksdb::WriteOptions wo;
+  st = convert(db_->DeleteRange(wo, db_->DefaultColumnFamily(), lower, upper));
+  if (!st.ok()) return st;
+  // Batches of a few thousand entries: bounded memory whatever the count. Not
+  // synced: the meta entry below is, and only it says the index is complete.
+  constexpr std::size_t batch_entries = 8192;
+  rocksdb::WriteBatch batch;
+  std::size_t bad = 0;
+  status write_st;
+  st = scan(
+      *db_, reservation_ns, false,
+      [&](std::string_view key, std::string_view value, bool& decoded) {
+        auto rec = codec::decode_reservation(value);
+        if (!rec) {
+          decoded = false;
+          return true;
+        }
+        batch.Put(std::string(index_ns) + std::string(key), codec::encode(index_of(*rec)));
+        if (batch.Count() >= batch_entries) {
+          write_st = convert(db_->Write(wo, &batch));
+          batch.Clear();
+        }
+        return write_st.ok();
+      },
+      bad);
+  if (!st.ok()) return st;
+  if (!write_st.ok()) return write_st;
+  // Like a restore from the records did, a record that does not decode stops
+  // the start rather than leaving a reservation unmonitored unnoticed.
+  if (bad > 0) return corrupt_value("reservation", bad);
+  batch.Put(meta_db_key(index_meta), version);
+  wo.sync = true;
+  return convert(db_->Write(wo, &batch));
+}
+
+status store::for_each_index(
+    const std::function<bool(std::string_view key, const restart_index* ix)>& fn) const {
+  std::size_t bad = 0;
+  return scan(
+      *db_, index_ns, false,
+      [&](std::string_view key, std::string_view value, bool&) {
+        auto ix = codec::decode_index(value);
+        return fn(key, ix ? &*ix : nullptr);
+      },
+      bad);
 }
 
 status store::write(write_batch& batch, bool sync) {
@@ -396,6 +469,30 @@ std::optional<reservation_record> store::get_reservation(const std::string& key,
   auto rec = codec::decode_reservation(value);
   if (!rec) st = corrupt_value("reservation", 1);
   return rec;
+}
+
+std::uint64_t store::count_index(status& st, std::uint64_t* apps) const {
+  std::uint64_t n = 0;
+  std::uint64_t distinct = 0;
+  std::string last_app;
+  std::size_t bad = 0;
+  st = scan(
+      *db_, index_ns, false,
+      [&](std::string_view key, std::string_view, bool&) {
+        ++n;
+        if (apps) {
+          // Keys come in order, so one app's keys come together.
+          auto app = key.substr(0, key.find('\0'));
+          if (distinct == 0 || app != last_app) {
+            ++distinct;
+            last_app.assign(app);
+          }
+        }
+        return true;
+      },
+      bad);
+  if (apps) *apps = distinct;
+  return n;
 }
 
 std::vector<checkin_entry> store::checkins(const std::string& key, std::size_t limit,

@@ -5,6 +5,7 @@
 /// Thread-safety: every member of `store` may be called from any thread.
 
 #include "storage/model.hpp"
+#include "storage/restart_index.hpp"
 
 #include <cstdint>
 #include <functional>
@@ -121,6 +122,20 @@ class store {
     const std::function<bool(const std::string& key, reservation_record&& rec)>& fn) const;
   std::optional<reservation_record> get_reservation(const std::string& key, status& st) const;
 
+  /// Calls `fn` for every restart index entry (restart_index.hpp), in key
+  /// order, with the reservation key and the decoded entry; both view the
+  /// scan's buffers and live only during the call. An entry that does not
+  /// decode is passed as nullptr (the caller reads the record instead), so a
+  /// bad entry never hides a reservation. Stops when `fn` returns false.
+  /// store::open has built the index from the records if it was missing.
+  status for_each_index(
+    const std::function<bool(std::string_view key, const restart_index* ix)>& fn) const;
+  /// How many restart index entries there are (one per reservation): a scan
+  /// of the keys, so a restore can size its tables once. With `apps`, also
+  /// how many distinct apps they hold (the key's part before its first NUL,
+  /// model.hpp's reservation_key).
+  std::uint64_t count_index(status& st, std::uint64_t* apps = nullptr) const;
+
   /// The newest `limit` checkins of a reservation, newest first.
   std::vector<checkin_entry> checkins(const std::string& key, std::size_t limit,
                                       status& st) const;
@@ -147,6 +162,10 @@ class store {
 
  private:
   explicit store(rocksdb::DB* db);
+  /// Builds the restart index from the records when the meta entry does not
+  /// name the current index version (a data directory written before the
+  /// index existed, or by an older one): once, in batches, then records it.
+  status migrate_index();
   std::unique_ptr<rocksdb::DB> db_;
 };
 

@@ -1,8 +1,10 @@
 // Fuzzes storage/codec.*: every value decoder on arbitrary bytes, and for every
 // value one decodes, the round trip encode -> decode -> encode must be stable
-// (same bytes) so a value rewritten by a restart never drifts.
+// (same bytes) so a value rewritten by a restart never drifts. The restart
+// index entry (storage/restart_index.hpp) too.
 
 #include "storage/codec.hpp"
+#include "storage/restart_index.hpp"
 
 #include <cstdint>
 #include <cstdlib>
@@ -37,6 +39,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     round_trip(b, gotel::codec::decode_intent);
     round_trip(b, gotel::codec::decode_alert_log);
     round_trip(b, gotel::codec::decode_unconfirmed);
+    round_trip(b, gotel::codec::decode_index);
   }
   return 0;
 }

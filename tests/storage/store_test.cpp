@@ -1,8 +1,10 @@
+#include "storage/codec.hpp"
 #include "storage/store.hpp"
 
 #include <gtest/gtest.h>
 #include <rocksdb/write_batch.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -91,7 +93,7 @@ TEST_F(store_test, reservation_put_get_erase) {
 
   write_batch b;
   b.put(key, make_reservation(7, "App", "Comp"));
-  EXPECT_EQ(b.count(), 1u);
+  EXPECT_EQ(b.count(), 2u) << "the record and its restart index entry";
   commit(b);
 
   auto got = db_->get_reservation(key, st);
@@ -441,6 +443,131 @@ TEST(store_open, fails_cleanly) {
   // The directory is locked by the first store.
   EXPECT_FALSE(store::open(options{dir.path}, st));
   EXPECT_EQ(st.code, errc::io_error);
+}
+
+
+// ---- restart index (issue 15 §5) ------------------------------------------
+
+/// Every index entry as (key, entry re-encoded; "" for one that does not decode).
+std::vector<std::pair<std::string, std::string>> index_entries(const store& db) {
+  std::vector<std::pair<std::string, std::string>> out;
+  auto st = db.for_each_index([&](std::string_view key, const restart_index* ix) {
+    out.emplace_back(std::string(key), ix ? codec::encode(*ix) : std::string{});
+    return true;
+  });
+  EXPECT_TRUE(st.ok()) << st.message;
+  return out;
+}
+
+std::string encoded_index(const reservation_record& r) { return codec::encode(index_of(r)); }
+
+TEST_F(store_test, the_restart_index_entry_is_written_and_erased_with_its_record) {
+  const auto a = reservation_key("a", "1");
+  const auto b = reservation_key("a", "10");  // a's key is a prefix of b's
+  auto ra = make_reservation(1, "a", "1");
+  auto rb = make_reservation(2, "a", "10");
+  rb.last_checkin_ms = 5000;
+  write_batch w;
+  w.put(a, ra);
+  w.put(b, rb);
+  commit(w);
+  using entries = std::vector<std::pair<std::string, std::string>>;
+  EXPECT_EQ(index_entries(*db_), (entries{{a, encoded_index(ra)}, {b, encoded_index(rb)}}));
+  {
+    write_batch other_app;
+    other_app.put(reservation_key("b", "1"), make_reservation(3, "b", "1"));
+    commit(other_app);
+    status st;
+    std::uint64_t apps = 0;
+    EXPECT_EQ(db_->count_index(st, &apps), 3u);
+    EXPECT_EQ(apps, 2u) << "a (two reservations) and b";
+    write_batch undo;
+    undo.erase_reservation(reservation_key("b", "1"));
+    commit(undo);
+  }
+
+  // A rewrite replaces the entry; it is not added again.
+  rb.last_checkin_ms = 9000;
+  rb.revision = 3;
+  write_batch u;
+  u.put(b, rb);
+  commit(u);
+  EXPECT_EQ(index_entries(*db_), (entries{{a, encoded_index(ra)}, {b, encoded_index(rb)}}));
+
+  write_batch e;
+  e.erase_reservation(a);
+  commit(e);
+  EXPECT_EQ(index_entries(*db_), (entries{{b, encoded_index(rb)}}));
+  status st;
+  EXPECT_EQ(db_->count_index(st), 1u);
+
+  // A batch that is never written leaves neither the record nor its entry.
+  write_batch dropped;
+  dropped.put(a, ra);
+  EXPECT_EQ(dropped.count(), 2u);
+  reopen();
+  EXPECT_EQ(index_entries(*db_), (entries{{b, encoded_index(rb)}}));
+  EXPECT_FALSE(db_->get_reservation(a, st));
+}
+
+TEST_F(store_test, an_index_entry_that_does_not_decode_is_passed_as_null_not_skipped) {
+  const auto a = reservation_key("a", "1");
+  const auto b = reservation_key("b", "1");
+  write_batch w;
+  w.put(a, make_reservation(1, "a", "1"));
+  w.put(b, make_reservation(2, "b", "1"));
+  commit(w);
+  write_batch bad;
+  auto truncated = encoded_index(make_reservation(1, "a", "1"));
+  truncated.resize(truncated.size() - 1);
+  bad.raw().Put(std::string("i/") + a, truncated);
+  commit(bad);
+  auto got = index_entries(*db_);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].first, a);
+  EXPECT_EQ(got[0].second, "") << "undecodable: the caller reads the record instead";
+  EXPECT_EQ(got[1].second, encoded_index(make_reservation(2, "b", "1")));
+}
+
+TEST_F(store_test, a_store_without_the_index_builds_it_once_when_opened) {
+  // What a data directory written before the index looks like: records and
+  // no `i/` entries, no `m/restart_index`.
+  std::vector<std::string> keys;
+  for (int i = 0; i < 20000; ++i)  // more than one migration batch
+    keys.push_back(reservation_key("app" + std::to_string(i), "c"));
+  {
+    write_batch w;
+    for (std::size_t i = 0; i < keys.size(); ++i)
+      w.raw().Put("r/" + keys[i], codec::encode(make_reservation(i + 1, "app", "c")));
+    w.raw().Delete("m/restart_index");
+    w.raw().DeleteRange("i/", "i0");
+    commit(w);
+  }
+  EXPECT_TRUE(index_entries(*db_).empty());
+  reopen();
+  status st;
+  EXPECT_EQ(db_->get_meta("restart_index", st).value_or(""), "1");
+  auto got = index_entries(*db_);
+  ASSERT_EQ(got.size(), keys.size());
+  std::sort(keys.begin(), keys.end());
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    EXPECT_EQ(got[i].first, keys[i]);
+    auto rec = db_->get_reservation(keys[i], st);
+    ASSERT_TRUE(rec);
+    EXPECT_EQ(got[i].second, encoded_index(*rec));
+  }
+
+  // Entries of an older index format are replaced, stray ones dropped.
+  {
+    write_batch w;
+    w.put_meta("restart_index", "0");
+    w.raw().Put("i/stray", "old");
+    commit(w);
+  }
+  reopen();
+  EXPECT_EQ(db_->get_meta("restart_index", st).value_or(""), "1");
+  EXPECT_EQ(index_entries(*db_).size(), keys.size());
+  EXPECT_EQ(db_->count_index(st), keys.size());
 }
 
 }  // namespace
