@@ -41,6 +41,13 @@ void sample(std::string& out, std::string_view name, std::string_view labels,
   out += '\n';
 }
 
+/// A metric with one unlabelled sample: its HELP and TYPE lines, then the sample.
+void single(std::string& out, std::string_view name, std::string_view type,
+            std::string_view help, std::string_view value) {
+  family(out, name, type, help);
+  sample(out, name, "", value);
+}
+
 std::string number(std::uint64_t v) {
   return std::to_string(v);
 }
@@ -114,67 +121,66 @@ std::string metrics_text(const std::vector<reservation_record>& recs, unix_ms no
                   [&](auto& r) { return number(r.alerts); });
 
   const auto& c = server.counts;
-  family(out, "gotel_reservations", "gauge", "Reservations held by this node.");
-  sample(out, "gotel_reservations", "", number(c.total));
+  single(out, "gotel_reservations", "gauge", "Reservations held by this node.",
+         number(c.total));
   family(out, "gotel_reservations_by_state", "gauge",
          "Reservations per state: ok, late (missed deadline or unresolved failure), paused"
          " (snoozed, late or not).");
   sample(out, "gotel_reservations_by_state", "{state=\"ok\"}", number(c.ok));
   sample(out, "gotel_reservations_by_state", "{state=\"late\"}", number(c.late));
   sample(out, "gotel_reservations_by_state", "{state=\"paused\"}", number(c.paused));
-  family(out, "gotel_reservations_failed", "gauge",
-         "Reservations with a reported failure not yet resolved by a success.");
-  sample(out, "gotel_reservations_failed", "", number(c.failed));
-  family(out, "gotel_reservations_running", "gauge", "Reservations with a run started and not finished.");
-  sample(out, "gotel_reservations_running", "", number(c.running));
-  family(out, "gotel_metrics_per_reservation", "gauge",
-         "Reservations given per-reservation series in this scrape (metrics.per_reservation_tags).");
-  sample(out, "gotel_metrics_per_reservation", "", number(recs.size()));
-  family(out, "gotel_metrics_per_reservation_capped", "gauge",
+  single(out, "gotel_reservations_failed", "gauge",
+         "Reservations with a reported failure not yet resolved by a success.",
+         number(c.failed));
+  single(out, "gotel_reservations_running", "gauge", "Reservations with a run started and not finished.",
+         number(c.running));
+  single(out, "gotel_metrics_per_reservation", "gauge",
+         "Reservations given per-reservation series in this scrape (metrics.per_reservation_tags).",
+         number(recs.size()));
+  single(out, "gotel_metrics_per_reservation_capped", "gauge",
          "1 when more reservations matched metrics.per_reservation_tags than"
-         " metrics.per_reservation_max allows (the rest have no series).");
-  sample(out, "gotel_metrics_per_reservation_capped", "",
+         " metrics.per_reservation_max allows (the rest have no series).",
          server.per_reservation_matched > server.per_reservation_max ? "1" : "0");
-  family(out, "gotel_checkins_total", "counter",
-         "Checkins accepted by this process since it started.");
-  sample(out, "gotel_checkins_total", "", number(server.checkins_total));
+  single(out, "gotel_checkins_total", "counter",
+         "Checkins accepted by this process since it started.",
+         number(server.checkins_total));
   if (server.have_dispatcher) {
-    family(out, "gotel_alerts_sent_total", "counter",
-           "Alerts delivered to a channel since start.");
-    sample(out, "gotel_alerts_sent_total", "", number(server.alerts_delivered));
-    family(out, "gotel_alert_failures_total", "counter",
-           "Failed alert delivery attempts since start (each retry counts).");
-    sample(out, "gotel_alert_failures_total", "", number(server.alert_failures));
-    family(out, "gotel_alerts_expired_total", "counter",
-           "Alerts given up on after the retry window since start.");
-    sample(out, "gotel_alerts_expired_total", "", number(server.alerts_expired));
-    family(out, "gotel_alerts_grouped_total", "counter",
-           "Alerts folded into an alert-storm notice since start.");
-    sample(out, "gotel_alerts_grouped_total", "", number(server.alerts_grouped));
-    family(out, "gotel_mail_deferred_total", "counter",
+    single(out, "gotel_alerts_sent_total", "counter",
+           "Alerts delivered to a channel since start.",
+           number(server.alerts_delivered));
+    single(out, "gotel_alert_failures_total", "counter",
+           "Failed alert delivery attempts since start (each retry counts).",
+           number(server.alert_failures));
+    single(out, "gotel_alerts_expired_total", "counter",
+           "Alerts given up on after the retry window since start.",
+           number(server.alerts_expired));
+    single(out, "gotel_alerts_grouped_total", "counter",
+           "Alerts folded into an alert-storm notice since start.",
+           number(server.alerts_grouped));
+    single(out, "gotel_mail_deferred_total", "counter",
            "E-mail messages held back by the mail budget (per recipient or in total) and "
-           "added to that recipient's digest since start.");
-    sample(out, "gotel_mail_deferred_total", "", number(server.mail_deferred));
-    family(out, "gotel_mail_digests_total", "counter",
-           "Digest e-mails (alerts held back by the mail budget) delivered since start.");
-    sample(out, "gotel_mail_digests_total", "", number(server.mail_digests));
-    family(out, "gotel_mail_recipients_capped_total", "counter",
+           "added to that recipient's digest since start.",
+           number(server.mail_deferred));
+    single(out, "gotel_mail_digests_total", "counter",
+           "Digest e-mails (alerts held back by the mail budget) delivered since start.",
+           number(server.mail_digests));
+    single(out, "gotel_mail_recipients_capped_total", "counter",
            "E-mail recipients cut from alerts because notify held more than "
-           "alerts.max_recipients addresses (records stored before the limit) since start.");
-    sample(out, "gotel_mail_recipients_capped_total", "", number(server.recipients_capped));
-    family(out, "gotel_outbox_depth", "gauge", "Alert intents waiting for delivery.");
-    sample(out, "gotel_outbox_depth", "", number(server.outbox_depth));
+           "alerts.max_recipients addresses (records stored before the limit) since start.",
+           number(server.recipients_capped));
+    single(out, "gotel_outbox_depth", "gauge", "Alert intents waiting for delivery.",
+           number(server.outbox_depth));
   }
-  family(out, "gotel_coordinator", "gauge",
-         "1 when this node is the cluster's coordinator (the one sending alerts).");
-  sample(out, "gotel_coordinator", "", server.coordinator ? "1" : "0");
-  family(out, "gotel_cluster_epoch", "gauge", "The coordinator election epoch this node knows.");
-  sample(out, "gotel_cluster_epoch", "", number(server.epoch));
-  family(out, "gotel_cluster_nodes", "gauge", "Cluster nodes configured, this one included.");
-  sample(out, "gotel_cluster_nodes", "", number(server.nodes));
-  family(out, "gotel_cluster_nodes_alive", "gauge",
-         "Cluster nodes this node hears from, itself included.");
-  sample(out, "gotel_cluster_nodes_alive", "", number(server.nodes_alive));
+  single(out, "gotel_coordinator", "gauge",
+         "1 when this node is the cluster's coordinator (the one sending alerts).",
+         server.coordinator ? "1" : "0");
+  single(out, "gotel_cluster_epoch", "gauge", "The coordinator election epoch this node knows.",
+         number(server.epoch));
+  single(out, "gotel_cluster_nodes", "gauge", "Cluster nodes configured, this one included.",
+         number(server.nodes));
+  single(out, "gotel_cluster_nodes_alive", "gauge",
+         "Cluster nodes this node hears from, itself included.",
+         number(server.nodes_alive));
   if (server.nodes > 1) {
     family(out, "gotel_cluster_connections_refused_total", "counter",
            "Connections to the cluster port closed before authentication: from an address "
@@ -184,12 +190,12 @@ std::string metrics_text(const std::vector<reservation_record>& recs, unix_ms no
     sample(out, "gotel_cluster_connections_refused_total", "{reason=\"oversized\"}",
            number(server.cluster_refused_oversized));
   }
-  family(out, "gotel_healthy", "gauge",
-         "1 when every request bridge is alive (GET / answers 200), else 0.");
-  sample(out, "gotel_healthy", "", server.healthy ? "1" : "0");
-  family(out, "gotel_bridge_restarts_total", "counter",
-         "Request bridge actors that died and were respawned since start.");
-  sample(out, "gotel_bridge_restarts_total", "", number(server.bridge_restarts));
+  single(out, "gotel_healthy", "gauge",
+         "1 when every request bridge is alive (GET / answers 200), else 0.",
+         server.healthy ? "1" : "0");
+  single(out, "gotel_bridge_restarts_total", "counter",
+         "Request bridge actors that died and were respawned since start.",
+         number(server.bridge_restarts));
   family(out, "gotel_node_info", "gauge", "Always 1; the labels name this node.");
   sample(out, "gotel_node_info", "{node_id=\"" + escape_label_value(server.node_id) + "\"}", "1");
   return out;
