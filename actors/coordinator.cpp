@@ -260,22 +260,22 @@ void judge_dormant_entries(coordinator_pointer self, const std::vector<entry*>& 
   for (auto* e : due) {
     storage::status status;
     auto rec = dormant_record(self, *e, status);
-    if (!rec) {
-      if (auto hdl = actor_of(self, *e); hdl)  // reports the error as before
-        e->delivered -= 1;
-      continue;
-    }
     // Deadlines are judged in the wall clock of the actor that wrote the
     // record's times (a clock step since moves nothing); alerts are stamped
     // with the wall clock of now, as the actor stamps them.
     auto real_wall = ctx.wall_now();
     auto wall = e->skew_ms != unknown_skew ? now_ms + e->skew_ms : real_wall;
-    auto verdict = judge_dormant(*rec, wall, ctx.policy, ctx.channels, real_wall);
-    if (verdict.activate) {
+    std::optional<dormant_verdict> judged;
+    if (rec)
+      judged = judge_dormant(*rec, wall, ctx.policy, ctx.channels, real_wall);
+    if (!judged || judged->activate) {
+      // The actor decides (or, the record unreadable, its activation tries
+      // the read once more and leaves the entry as it was if that fails).
       if (auto hdl = actor_of(self, *e); hdl)
         e->delivered -= 1;  // activation evaluates; no message was sent
       continue;
     }
+    auto& verdict = *judged;
     if (verdict.changed) {
       rec->revision += 1;
       batch.put(*e->key, *rec);
