@@ -273,13 +273,14 @@ void list_reservations(const services_ptr& s, std::string target, responder resp
     auto now = ctx.wall_now();
     auto snap = s->n->store().snapshot();
     storage::status st;
-    reservation_scan scan = [&snap](const std::string& after, const auto& visit) {
+    reservation_scan scan_all = [&snap](const std::string& after, const auto& visit) {
       return snap->for_each_after(after, visit);
     };
+    reservation_scan scan = scan_all;
     // ?status=late in key order: only the reservations the coordinator counts
     // as late are read, not every one (1M reservations: a scan took 19 s).
     if (q.status == job_state::late && !needs_full_pass(q))
-      scan = [&s, &scan_all = scan](const std::string& after, const auto& visit) {
+      scan = [&s, &scan_all](const std::string& after, const auto& visit) {
         return scan_late(*s->n, after, visit, scan_all);
       };
     auto page = select_page(q, now, ctx.policy, scan, st);
