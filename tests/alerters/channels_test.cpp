@@ -124,7 +124,7 @@ TEST(slack_channel, errors_never_contain_the_url) {
   EXPECT_EQ(res.error, "slack: HTTP 404");
 }
 
-TEST(webhook_channel, signature_is_hmac_sha256_of_the_exact_body) {
+TEST(webhook_signature, signature_is_hmac_sha256_of_the_exact_body) {
   http_receiver rx{200};
   auto ch = make_webhook_channel(rx.url(), 2000ms, "topsecret");
   ASSERT_TRUE(ch->deliver(sample_intent()).delivered);
@@ -139,7 +139,7 @@ TEST(webhook_channel, signature_is_hmac_sha256_of_the_exact_body) {
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
 }
 
-TEST(webhook_channel, no_secret_no_signature) {
+TEST(webhook_signature, no_secret_no_signature) {
   http_receiver rx{200};
   ASSERT_TRUE(make_webhook_channel(rx.url(), 2000ms)->deliver(sample_intent()).delivered);
   EXPECT_EQ(rx.requests()[0].headers.count("x-gotel-signature"), 0u);

@@ -15,7 +15,7 @@ namespace {
 using namespace std::chrono_literals;
 using test::smtp_sink;
 
-alert_intent sample_intent(std::string notify = "a@example.com,b@example.com") {
+alert_intent smtp_intent(std::string notify = "a@example.com,b@example.com") {
   alert_intent in;
   in.id = 17;
   in.dedup_key = "42:1136239445000";
@@ -70,7 +70,7 @@ TEST(smtp_channel, relay_without_auth_gets_one_exact_message_per_recipient) {
   smtp_sink sink;
   auto ch = make_smtp_channel(options(sink.port()));
   EXPECT_EQ(ch->name(), "email");
-  auto res = ch->deliver(sample_intent());
+  auto res = ch->deliver(smtp_intent());
   ASSERT_TRUE(res.delivered) << res.error;
   auto got = sink.messages();
   ASSERT_EQ(got.size(), 2u);
@@ -89,7 +89,7 @@ TEST(smtp_channel, auth_is_used_when_a_user_is_configured) {
   auto opts = options(sink.port());
   opts.user = "alerts";
   opts.pass = "s3cret";
-  auto res = make_smtp_channel(opts)->deliver(sample_intent("a@example.com"));
+  auto res = make_smtp_channel(opts)->deliver(smtp_intent("a@example.com"));
   ASSERT_TRUE(res.delivered) << res.error;
   auto got = sink.messages();
   ASSERT_EQ(got.size(), 1u);
@@ -98,19 +98,19 @@ TEST(smtp_channel, auth_is_used_when_a_user_is_configured) {
   // Wrong password: refused, retryable (fixing the config must deliver), and
   // the password never appears in the error.
   opts.pass = "wrong-pass";
-  auto bad = make_smtp_channel(opts)->deliver(sample_intent("a@example.com"));
+  auto bad = make_smtp_channel(opts)->deliver(smtp_intent("a@example.com"));
   EXPECT_FALSE(bad.delivered);
   EXPECT_TRUE(bad.retryable);
   EXPECT_EQ(bad.error.find("wrong-pass"), std::string::npos) << bad.error;
   // Without a user, a relay that requires AUTH refuses.
   opts.user.clear();
-  EXPECT_FALSE(make_smtp_channel(opts)->deliver(sample_intent("a@example.com")).delivered);
+  EXPECT_FALSE(make_smtp_channel(opts)->deliver(smtp_intent("a@example.com")).delivered);
   EXPECT_EQ(sink.messages().size(), 1u);
 }
 
 TEST(smtp_channel, recovery_has_its_own_subject) {
   smtp_sink sink;
-  auto in = sample_intent("a@example.com");
+  auto in = smtp_intent("a@example.com");
   in.kind = alert_kind::recovered;
   ASSERT_TRUE(make_smtp_channel(options(sink.port()))->deliver(in).delivered);
   auto got = sink.messages();
@@ -121,7 +121,7 @@ TEST(smtp_channel, recovery_has_its_own_subject) {
 TEST(smtp_channel, a_failed_recipient_does_not_stop_the_others_and_is_retried_alone) {
   smtp_sink sink;
   auto ch = make_smtp_channel(options(sink.port()));
-  auto in = sample_intent("a@example.com,later@example.com,b@example.com");
+  auto in = smtp_intent("a@example.com,later@example.com,b@example.com");
   auto res = ch->deliver(in);
   EXPECT_FALSE(res.delivered);
   EXPECT_TRUE(res.retryable) << "451 is temporary";
@@ -142,7 +142,7 @@ TEST(smtp_channel, recipients_deferred_to_a_digest_are_not_mailed) {
   smtp_sink sink;
   auto ch = make_smtp_channel(options(sink.port()));
   EXPECT_TRUE(ch->mails_recipients());
-  auto in = sample_intent("a@example.com,b@example.com,c@example.com");
+  auto in = smtp_intent("a@example.com,b@example.com,c@example.com");
   in.progress = ">b@example.com";
   auto res = ch->deliver(in);
   EXPECT_TRUE(res.delivered);
@@ -154,7 +154,7 @@ TEST(smtp_channel, recipients_deferred_to_a_digest_are_not_mailed) {
 }
 
 TEST(smtp_channel, digest_has_its_own_subject) {
-  auto in = sample_intent("a@example.com");
+  auto in = smtp_intent("a@example.com");
   in.dedup_key = "digest:812";
   auto m = smtp_message(in, options(25), "a@example.com");
   EXPECT_NE(m.find("\r\nSubject: GoTel alert digest\r\n"), std::string::npos) << m;
@@ -163,7 +163,7 @@ TEST(smtp_channel, digest_has_its_own_subject) {
 TEST(smtp_channel, permanent_refusal_is_not_retryable) {
   smtp_sink sink;
   auto res = make_smtp_channel(options(sink.port()))
-               ->deliver(sample_intent("rejected@example.com,a@example.com"));
+               ->deliver(smtp_intent("rejected@example.com,a@example.com"));
   EXPECT_FALSE(res.delivered);
   EXPECT_FALSE(res.retryable) << res.error;
   EXPECT_EQ(res.progress, "a@example.com");
@@ -172,7 +172,7 @@ TEST(smtp_channel, permanent_refusal_is_not_retryable) {
 
 TEST(smtp_channel, relay_down_is_retryable) {
   auto res = make_smtp_channel(options(test::http_receiver::unused_port()))
-               ->deliver(sample_intent("a@example.com"));
+               ->deliver(smtp_intent("a@example.com"));
   EXPECT_FALSE(res.delivered);
   EXPECT_TRUE(res.retryable);
   EXPECT_TRUE(res.progress.empty());
@@ -181,7 +181,7 @@ TEST(smtp_channel, relay_down_is_retryable) {
 TEST(smtp_channel, header_injection_through_notify_is_impossible) {
   smtp_sink sink;
   auto res = make_smtp_channel(options(sink.port()))
-               ->deliver(sample_intent("a@example.com\r\nBcc: evil@example.com"));
+               ->deliver(smtp_intent("a@example.com\r\nBcc: evil@example.com"));
   EXPECT_FALSE(res.delivered);
   EXPECT_FALSE(res.retryable);
   EXPECT_TRUE(sink.messages().empty());

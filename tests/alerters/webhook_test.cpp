@@ -15,7 +15,7 @@ namespace {
 using namespace std::chrono_literals;
 using test::http_receiver;
 
-alert_intent sample_intent() {
+alert_intent webhook_intent() {
   alert_intent in;
   in.id = 17;
   in.dedup_key = "42:1136239445000";
@@ -33,7 +33,7 @@ alert_intent sample_intent() {
 }
 
 TEST(webhook_payload, fields_and_order) {
-  auto in = sample_intent();
+  auto in = webhook_intent();
   auto j = nlohmann::ordered_json::parse(webhook_payload(in));
   std::vector<std::string> keys;
   for (auto& [k, v] : j.items())
@@ -61,7 +61,7 @@ TEST(webhook_payload, fields_and_order) {
 }
 
 TEST(webhook_payload, invalid_utf8_does_not_throw) {
-  auto in = sample_intent();
+  auto in = webhook_intent();
   in.app = "bad\xff";
   EXPECT_NO_THROW(nlohmann::json::parse(webhook_payload(in)));
 }
@@ -70,7 +70,7 @@ TEST(webhook_channel, posts_json_and_2xx_is_delivered) {
   http_receiver rx{204};
   auto ch = make_webhook_channel(rx.url("/hook?token=abc"), 2000ms);
   EXPECT_EQ(ch->name(), "webhook");
-  auto in = sample_intent();
+  auto in = webhook_intent();
   auto res = ch->deliver(in);
   EXPECT_TRUE(res.delivered) << res.error;
   EXPECT_TRUE(res.error.empty());
@@ -88,7 +88,7 @@ TEST(webhook_channel, posts_json_and_2xx_is_delivered) {
 TEST(webhook_channel, server_error_is_retryable_without_leaking_the_url) {
   http_receiver rx{500};
   auto url = "http://user:s3cret@127.0.0.1:" + std::to_string(rx.port()) + "/x?token=t0ken";
-  auto res = make_webhook_channel(url, 2000ms)->deliver(sample_intent());
+  auto res = make_webhook_channel(url, 2000ms)->deliver(webhook_intent());
   EXPECT_FALSE(res.delivered);
   EXPECT_TRUE(res.retryable);
   EXPECT_EQ(res.error, "webhook: HTTP 500");
@@ -100,7 +100,7 @@ TEST(webhook_channel, server_error_is_retryable_without_leaking_the_url) {
 TEST(webhook_channel, throttling_and_request_timeout_are_retryable) {
   for (int status : {408, 429, 503}) {
     http_receiver rx{status};
-    auto res = make_webhook_channel(rx.url(), 2000ms)->deliver(sample_intent());
+    auto res = make_webhook_channel(rx.url(), 2000ms)->deliver(webhook_intent());
     EXPECT_FALSE(res.delivered) << status;
     EXPECT_TRUE(res.retryable) << status;
     EXPECT_EQ(res.error, "webhook: HTTP " + std::to_string(status));
@@ -110,7 +110,7 @@ TEST(webhook_channel, throttling_and_request_timeout_are_retryable) {
 TEST(webhook_channel, client_error_is_not_retryable) {
   for (int status : {400, 401, 404}) {
     http_receiver rx{status};
-    auto res = make_webhook_channel(rx.url(), 2000ms)->deliver(sample_intent());
+    auto res = make_webhook_channel(rx.url(), 2000ms)->deliver(webhook_intent());
     EXPECT_FALSE(res.delivered) << status;
     EXPECT_FALSE(res.retryable) << status;
     EXPECT_EQ(res.error, "webhook: HTTP " + std::to_string(status));
@@ -120,7 +120,7 @@ TEST(webhook_channel, client_error_is_not_retryable) {
 TEST(webhook_channel, nothing_listening_is_retryable) {
   auto port = http_receiver::unused_port();
   auto url = "http://127.0.0.1:" + std::to_string(port) + "/x?token=t0ken";
-  auto res = make_webhook_channel(url, 2000ms)->deliver(sample_intent());
+  auto res = make_webhook_channel(url, 2000ms)->deliver(webhook_intent());
   EXPECT_FALSE(res.delivered);
   EXPECT_TRUE(res.retryable);
   EXPECT_EQ(res.error.rfind("webhook: ", 0), 0u) << res.error;
@@ -132,7 +132,7 @@ TEST(webhook_channel, timeout_is_honoured) {
   http_receiver rx{0};  // reads the request, never answers
   auto ch = make_webhook_channel(rx.url(), 300ms);
   auto start = std::chrono::steady_clock::now();
-  auto res = ch->deliver(sample_intent());
+  auto res = ch->deliver(webhook_intent());
   auto took = std::chrono::steady_clock::now() - start;
   EXPECT_FALSE(res.delivered);
   EXPECT_TRUE(res.retryable);
@@ -145,7 +145,7 @@ TEST(webhook_channel, timeout_is_honoured) {
 TEST(log_channel, always_delivers) {
   auto ch = make_log_channel();
   EXPECT_EQ(ch->name(), "log");
-  auto res = ch->deliver(sample_intent());
+  auto res = ch->deliver(webhook_intent());
   EXPECT_TRUE(res.delivered);
   EXPECT_TRUE(res.error.empty());
 }

@@ -34,7 +34,7 @@ http::response<http::string_body> fetch(std::uint16_t port, const std::string& t
   return res;
 }
 
-TEST(http_server, a_handler_that_throws_answers_500_and_the_server_keeps_serving) {
+TEST(http_catchall, a_handler_that_throws_answers_500_and_the_server_keeps_serving) {
   http_server_options opts;
   opts.port = 0;
   opts.threads = 1;
@@ -61,7 +61,7 @@ TEST(http_server, a_handler_that_throws_answers_500_and_the_server_keeps_serving
   server.stop();
 }
 
-TEST(http_server, a_second_answer_to_one_request_is_dropped) {
+TEST(http_catchall, a_second_answer_to_one_request_is_dropped) {
   http_server_options opts;
   opts.port = 0;
   opts.threads = 1;

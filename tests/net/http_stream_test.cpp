@@ -114,7 +114,7 @@ std::string expected_body(int pieces) {
   return out;
 }
 
-http_server_options local_options() {
+http_server_options stream_options() {
   http_server_options opts;
   opts.host = "127.0.0.1";
   opts.port = 0;
@@ -124,7 +124,7 @@ http_server_options local_options() {
 
 TEST(http_stream, pieces_go_out_chunked_and_the_connection_stays_usable) {
   std::atomic<int> made{0};
-  http_server server{local_options(), streaming_handler(40, 0, &made)};
+  http_server server{stream_options(), streaming_handler(40, 0, &made)};
   ASSERT_EQ(server.start(), "");
   int fd = connect_local(server.port());
   ASSERT_GE(fd, 0);
@@ -150,7 +150,7 @@ TEST(http_stream, pieces_go_out_chunked_and_the_connection_stays_usable) {
 
 TEST(http_stream, a_failing_producer_cuts_the_body_short_and_closes) {
   std::atomic<int> made{0};
-  http_server server{local_options(), streaming_handler(40, 3, &made)};
+  http_server server{stream_options(), streaming_handler(40, 3, &made)};
   ASSERT_EQ(server.start(), "");
   int fd = connect_local(server.port());
   ASSERT_GE(fd, 0);
@@ -168,7 +168,7 @@ TEST(http_stream, a_failing_producer_cuts_the_body_short_and_closes) {
 
 TEST(http_stream, http_1_0_gets_the_body_unframed_then_the_close) {
   std::atomic<int> made{0};
-  http_server server{local_options(), streaming_handler(7, 0, &made)};
+  http_server server{stream_options(), streaming_handler(7, 0, &made)};
   ASSERT_EQ(server.start(), "");
   int fd = connect_local(server.port());
   ASSERT_GE(fd, 0);
@@ -213,7 +213,7 @@ TEST(http_stream, an_answer_sent_after_the_server_is_gone_is_dropped) {
   std::optional<responder> kept;
   std::atomic<bool> asked{false};
   {
-    http_server server{local_options(), [&](http_request&&, const std::string&, responder r) {
+    http_server server{stream_options(), [&](http_request&&, const std::string&, responder r) {
                          std::lock_guard lock{m};
                          kept = std::move(r);
                          asked = true;
@@ -236,7 +236,7 @@ TEST(http_stream, a_piece_made_after_the_server_is_gone_is_dropped) {
   std::function<void()> job;
   std::atomic<bool> started{false};
   {
-    http_server server{local_options(), [&](http_request&& req, const std::string&,
+    http_server server{stream_options(), [&](http_request&& req, const std::string&,
                                             responder respond) {
                          streamed_response r;
                          r.header.result(http::status::ok);
@@ -271,7 +271,7 @@ TEST(http_stream, a_piece_made_after_the_server_is_gone_is_dropped) {
 }
 
 TEST(http_stream, a_handler_that_drops_its_responder_closes_the_connection) {
-  http_server server{local_options(), [](http_request&&, const std::string&, responder r) {
+  http_server server{stream_options(), [](http_request&&, const std::string&, responder r) {
                        std::thread{[r = std::move(r)]() mutable { r = responder{}; }}.detach();
                      }};
   ASSERT_EQ(server.start(), "");

@@ -18,7 +18,7 @@
 namespace gotel {
 namespace {
 
-constexpr unix_ms now = 1'700'000'000'000;
+constexpr unix_ms fixed_now = 1'700'000'000'000;
 
 struct paging_test : ::testing::Test {
   test::temp_store store{"gotel-paging"};
@@ -36,13 +36,13 @@ struct paging_test : ::testing::Test {
       r.owner = i % 5 == 0 ? "Finance-Team" : "ops";
       r.frequency = 1;
       r.unit = time_unit::hours;
-      r.created_ms = now - 10 * 3600'000;
-      r.last_checkin_ms = i % 4 == 0 ? 0 : now - (i % 13) * 60'000;  // ties, and never
+      r.created_ms = fixed_now - 10 * 3600'000;
+      r.last_checkin_ms = i % 4 == 0 ? 0 : fixed_now - (i % 13) * 60'000;  // ties, and never
       r.checkins = static_cast<std::uint64_t>(i % 9);
       if (i % 10 == 3)
-        r.last_checkin_ms = now - 2 * 3600'000;  // late by time
+        r.last_checkin_ms = fixed_now - 2 * 3600'000;  // late by time
       if (i % 10 == 6)
-        r.snooze_until_ms = now + 600'000;
+        r.snooze_until_ms = fixed_now + 600'000;
       if (i % 3 == 0)
         r.tags = {"prod"};
       batch.put(reservation_key(r.app, r.component), r);
@@ -70,7 +70,7 @@ struct paging_test : ::testing::Test {
       storage::status st;
       auto snap = store.db->snapshot();
       auto page = select_page(
-        q, now, policy,
+        q, fixed_now, policy,
         [&](const std::string& after, const auto& visit) { return snap->for_each_after(after, visit); },
         st);
       EXPECT_TRUE(st.ok()) << st.message;
@@ -127,7 +127,7 @@ TEST_F(paging_test, every_order_pages_through_all_in_order) {
         if (sort == "last_checkin") va = a.last_checkin_ms, vb = b.last_checkin_ms;
         if (sort == "checkins") va = a.checkins, vb = b.checkins;
         if (sort == "status")
-          va = static_cast<int>(state_of(a, now, policy)), vb = static_cast<int>(state_of(b, now, policy));
+          va = static_cast<int>(state_of(a, fixed_now, policy)), vb = static_cast<int>(state_of(b, fixed_now, policy));
         if (order == "asc")
           ASSERT_LE(va, vb) << sort << " at " << i;
         else
@@ -150,14 +150,14 @@ TEST_F(paging_test, filters_match_what_a_scan_would_and_count_the_total) {
     EXPECT_EQ(k.size(), want.size()) << params << ": no duplicates";
     return total;
   };
-  EXPECT_FALSE(expect("status=late", [&](auto& r) { return state_of(r, now, policy) == job_state::late; }))
+  EXPECT_FALSE(expect("status=late", [&](auto& r) { return state_of(r, fixed_now, policy) == job_state::late; }))
     << "a status filter alone takes its total from the counters";
-  expect("status=paused", [&](auto& r) { return state_of(r, now, policy) == job_state::paused; });
+  expect("status=paused", [&](auto& r) { return state_of(r, fixed_now, policy) == job_state::paused; });
   auto n_app = std::count_if(written.begin(), written.end(), [](auto& r) { return r.app == "App-3"; });
   EXPECT_EQ(expect("app=app-3", [](auto& r) { return r.app == "App-3"; }),
             static_cast<std::uint64_t>(n_app));
   expect("app=APP-3&status=late&sort=job_id", [&](auto& r) {
-    return r.app == "App-3" && state_of(r, now, policy) == job_state::late;
+    return r.app == "App-3" && state_of(r, fixed_now, policy) == job_state::late;
   });
   expect("tag=prod", [](auto& r) { return !r.tags.empty(); });
   expect("q=finance", [](auto& r) { return r.owner == "Finance-Team"; });
@@ -177,7 +177,7 @@ TEST_F(paging_test, bad_parameters_and_foreign_cursors_are_refused) {
   auto q = query("limit=10&sort=job_id");
   storage::status st;
   auto page = select_page(
-    q, now, policy,
+    q, fixed_now, policy,
     [&](const std::string& after, const auto& visit) { return store.db->for_each_reservation_after(after, visit); },
     st);
   ASSERT_FALSE(page.next_cursor.empty());
@@ -217,20 +217,20 @@ TEST_F(paging_test, streamed_reservation_listing_is_byte_for_byte_the_old_one) {
   std::stable_sort(recs.begin(), recs.end(), [](const auto& a, const auto& b) {
     return a.last_checkin_ms > b.last_checkin_ms;
   });
-  auto old_body = listing_json(recs, now, policy);
+  auto old_body = listing_json(recs, fixed_now, policy);
   std::size_t pieces = 0;
-  auto body = drain(reservation_listing_pieces(store.db->snapshot(), now, policy, 16 * 1024),
+  auto body = drain(reservation_listing_pieces(store.db->snapshot(), fixed_now, policy, 16 * 1024),
                     &pieces);
   EXPECT_EQ(body, old_body);
   EXPECT_GT(pieces, old_body.size() / (32 * 1024)) << "made in pieces, not at once";
-  EXPECT_EQ(drain(reservation_listing_pieces(test::temp_store{"gotel-empty"}.db->snapshot(), now,
+  EXPECT_EQ(drain(reservation_listing_pieces(test::temp_store{"gotel-empty"}.db->snapshot(), fixed_now,
                                              policy)),
-            listing_json({}, now, policy));
+            listing_json({}, fixed_now, policy));
 }
 
 TEST_F(paging_test, the_streamed_listing_reads_one_snapshot) {
   fill(300);
-  auto pieces = reservation_listing_pieces(store.db->snapshot(), now, policy, 1024);
+  auto pieces = reservation_listing_pieces(store.db->snapshot(), fixed_now, policy, 1024);
   std::string first;
   ASSERT_TRUE(pieces(first));
   // Changes after the listing began: not in it, and nothing breaks.
@@ -255,8 +255,8 @@ TEST_F(paging_test, streamed_status_table_is_byte_for_byte_the_old_one) {
     return true;
   }).ok());
   std::size_t pieces = 0;
-  EXPECT_EQ(drain(status_table_pieces(store.db->snapshot(), now, policy, 100), &pieces),
-            status_page(recs, now, policy));
+  EXPECT_EQ(drain(status_table_pieces(store.db->snapshot(), fixed_now, policy, 100), &pieces),
+            status_page(recs, fixed_now, policy));
   EXPECT_EQ(pieces, 13u);
 }
 

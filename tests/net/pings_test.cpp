@@ -3,23 +3,17 @@
 
 #include "net/pings.hpp"
 #include "net/requests.hpp"
+#include "tests/net/rejected.hpp"
 
 #include <gtest/gtest.h>
 
 namespace gotel {
 namespace {
 
-field_limits lim{64, 256};
+field_limits ping_lim{64, 256};
 constexpr const char* uuid = "0b1c2d3e-4f50-4a6b-8c7d-8e9fa0b1c2d3";
 
-template <class T>
-std::string rejected(const parse_result<T>& r, int status = 400) {
-  auto* rej = std::get_if<rejection>(&r);
-  if (!rej)
-    return "<accepted>";
-  EXPECT_EQ(rej->status, status) << rej->message;
-  return rej->message;
-}
+using test::rejected;
 
 signal_request ping(std::string_view path, std::string_view query = {}) {
   auto r = parse_ping(path, query);
@@ -99,34 +93,34 @@ TEST(ping_urls, malformed_urls_say_what_is_wrong) {
 }
 
 TEST(signal_requests, start_and_fail_bodies) {
-  auto r = parse_signal(R"({"app":"a","component":"c","run_id":"r.1"})", signal_kind::start, lim);
+  auto r = parse_signal(R"({"app":"a","component":"c","run_id":"r.1"})", signal_kind::start, ping_lim);
   auto* req = std::get_if<signal_request>(&r);
   ASSERT_TRUE(req);
   EXPECT_EQ(req->kind, signal_kind::start);
   EXPECT_EQ(req->run_id, "r.1");
   r = parse_signal(R"({"app":"a","component":"c","rid":"x","exit_status":3,"notes":"n"})",
-                   signal_kind::fail, lim);
+                   signal_kind::fail, ping_lim);
   req = std::get_if<signal_request>(&r);
   ASSERT_TRUE(req);
   EXPECT_EQ(req->run_id, "x") << "Healthchecks' rid is accepted too";
   EXPECT_EQ(req->exit_status, 3);
   EXPECT_EQ(req->notes, "n");
   EXPECT_EQ(rejected(parse_signal(R"({"app":"a","component":"c","exit_status":0})",
-                                  signal_kind::fail, lim)),
+                                  signal_kind::fail, ping_lim)),
             "exit_status must be 1-255 for a failure (0 is a success: use /checkin)");
   EXPECT_EQ(rejected(parse_signal(R"({"app":"a","component":"c","run_id":"a b"})",
-                                  signal_kind::start, lim)),
+                                  signal_kind::start, ping_lim)),
             "run_id may only hold letters, digits and . _ -");
-  EXPECT_EQ(rejected(parse_signal(R"({"app":"a"})", signal_kind::start, lim)),
+  EXPECT_EQ(rejected(parse_signal(R"({"app":"a"})", signal_kind::start, ping_lim)),
             "component is required and must not be empty");
-  auto c = parse_checkin(R"({"app":"a","component":"c","run_id":"r1"})", lim);
+  auto c = parse_checkin(R"({"app":"a","component":"c","run_id":"r1"})", ping_lim);
   ASSERT_TRUE(std::get_if<checkin_request>(&c));
   EXPECT_EQ(std::get<checkin_request>(c).run_id, "r1");
 }
 
 TEST(reserve_requests, cron_schedule_replaces_frequency) {
   auto r = parse_reserve(R"({"app":"a","component":"c","schedule":"*/15 2-5 * * MON-FRI",
-                             "tz":"Europe/Berlin","grace":300,"max_duration":7200})", lim);
+                             "tz":"Europe/Berlin","grace":300,"max_duration":7200})", ping_lim);
   auto* req = std::get_if<reserve_request>(&r);
   ASSERT_TRUE(req) << rejected(r);
   EXPECT_EQ(req->schedule, "*/15 2-5 * * MON-FRI");
@@ -136,7 +130,7 @@ TEST(reserve_requests, cron_schedule_replaces_frequency) {
   EXPECT_EQ(req->frequency, 0) << "the actor derives the typical gap";
   // Frequency-based reservations may carry grace and max_duration too.
   r = parse_reserve(R"({"app":"a","component":"c","frequency":1,"time_units":"hours",
-                        "max_duration":60})", lim);
+                        "max_duration":60})", ping_lim);
   ASSERT_TRUE(std::get_if<reserve_request>(&r));
   EXPECT_EQ(std::get<reserve_request>(r).max_duration_ms, 60'000);
   EXPECT_TRUE(std::get<reserve_request>(r).schedule.empty());
@@ -146,23 +140,23 @@ TEST(reserve_requests, bad_schedules_zones_and_durations_are_400_with_reasons) {
   auto body = [](const std::string& extra) {
     return R"({"app":"a","component":"c",)" + extra + "}";
   };
-  EXPECT_EQ(rejected(parse_reserve(body(R"("schedule":"61 * * * *")"), lim)),
+  EXPECT_EQ(rejected(parse_reserve(body(R"("schedule":"61 * * * *")"), ping_lim)),
             "invalid schedule: minute: 61 is out of range 0-59");
-  EXPECT_EQ(rejected(parse_reserve(body(R"("schedule":"* * *")"), lim)),
+  EXPECT_EQ(rejected(parse_reserve(body(R"("schedule":"* * *")"), ping_lim)),
             "invalid schedule: schedule must have 5 fields (minute hour day-of-month month "
             "day-of-week), got 3");
-  EXPECT_EQ(rejected(parse_reserve(body(R"("schedule":"0 0 * * *","tz":"Nowhere/City")"), lim)),
+  EXPECT_EQ(rejected(parse_reserve(body(R"("schedule":"0 0 * * *","tz":"Nowhere/City")"), ping_lim)),
             "invalid tz: unknown time zone \"Nowhere/City\" (use an IANA name such as "
             "Europe/Berlin or UTC)");
   EXPECT_EQ(rejected(parse_reserve(
-              body(R"("frequency":1,"time_units":"hours","tz":"Europe/Berlin")"), lim)),
+              body(R"("frequency":1,"time_units":"hours","tz":"Europe/Berlin")"), ping_lim)),
             "tz is only used with a cron schedule");
-  EXPECT_EQ(rejected(parse_reserve(body(R"("schedule":"@daily","grace":-1)"), lim)),
+  EXPECT_EQ(rejected(parse_reserve(body(R"("schedule":"@daily","grace":-1)"), ping_lim)),
             "grace must be >= 0 (seconds)");
-  EXPECT_EQ(rejected(parse_reserve(body(R"("schedule":"@daily","max_duration":"1h")"), lim)),
+  EXPECT_EQ(rejected(parse_reserve(body(R"("schedule":"@daily","max_duration":"1h")"), ping_lim)),
             "max_duration must be a whole number");
-  EXPECT_EQ(rejected(parse_reserve(body(R"("schedule":5)"), lim)), "schedule must be a string");
-  EXPECT_EQ(rejected(parse_reserve(body(R"("schedule":"  ")"), lim)), "frequency is required")
+  EXPECT_EQ(rejected(parse_reserve(body(R"("schedule":5)"), ping_lim)), "schedule must be a string");
+  EXPECT_EQ(rejected(parse_reserve(body(R"("schedule":"  ")"), ping_lim)), "frequency is required")
     << "a blank schedule is no schedule";
 }
 

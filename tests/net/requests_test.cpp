@@ -1,6 +1,7 @@
 // Tests net/requests.*: what the API accepts and how it says what is wrong.
 
 #include "net/requests.hpp"
+#include "tests/net/rejected.hpp"
 
 #include <gtest/gtest.h>
 
@@ -9,14 +10,7 @@ namespace {
 
 field_limits lim{16, 64};
 
-template <class T>
-std::string rejected(const parse_result<T>& r, int status = 400) {
-  auto* rej = std::get_if<rejection>(&r);
-  if (!rej)
-    return "<accepted>";
-  EXPECT_EQ(rej->status, status) << rej->message;
-  return rej->message;
-}
+using test::rejected;
 
 TEST(requests, reserve_accepts_gotel_bodies_with_any_key_case) {
   auto r = parse_reserve(R"({"APP":"a","Component":"c","frequency":5,"time_units":"Minutes",

@@ -1,4 +1,5 @@
 #include "storage/group_commit.hpp"
+#include "tests/storage/temp_dir.hpp"
 
 #include <gtest/gtest.h>
 
@@ -13,16 +14,7 @@
 namespace gotel::storage {
 namespace {
 
-/// A fresh directory under /tmp, removed with everything in it.
-struct temp_dir {
-  std::string path;
-  temp_dir() {
-    std::string tmpl = "/tmp/gotel-group-commit-test-XXXXXX";
-    if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path = tmpl;
-  }
-  ~temp_dir() { std::filesystem::remove_all(path); }
-};
+using test::temp_dir;
 
 class group_commit_test : public ::testing::Test {
  protected:
@@ -37,7 +29,7 @@ class group_commit_test : public ::testing::Test {
     return db_->get_meta(name, st).value_or("<missing>");
   }
 
-  temp_dir dir_;
+  temp_dir dir_{"gotel-group-commit-test"};
   std::unique_ptr<store> db_;
 };
 

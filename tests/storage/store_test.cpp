@@ -1,5 +1,6 @@
 #include "storage/codec.hpp"
 #include "storage/store.hpp"
+#include "tests/storage/temp_dir.hpp"
 
 #include <gtest/gtest.h>
 #include <rocksdb/write_batch.h>
@@ -12,16 +13,7 @@
 namespace gotel::storage {
 namespace {
 
-/// A fresh directory under /tmp, removed with everything in it.
-struct temp_dir {
-  std::string path;
-  temp_dir() {
-    std::string tmpl = "/tmp/gotel-store-test-XXXXXX";
-    if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path = tmpl;
-  }
-  ~temp_dir() { std::filesystem::remove_all(path); }
-};
+using test::temp_dir;
 
 reservation_record make_reservation(std::uint64_t id, std::string app, std::string component) {
   reservation_record r;
