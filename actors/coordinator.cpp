@@ -48,7 +48,7 @@ entry& add_entry(coordinator_pointer self, const std::string& key,
       if (auto u = st.uuids.find(*e.uuid); u != st.uuids.end() && u->second == &e)
         st.uuids.erase(u);
     e.uuid = bits;
-    st.uuids[*bits] = &e;
+    st.uuids.assign(*bits, &e);
   }
   return e;
 }

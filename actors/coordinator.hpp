@@ -14,6 +14,7 @@
 
 #include "actors/context.hpp"
 #include "actors/deadline_heap.hpp"
+#include "actors/flat_index.hpp"
 #include "actors/messages.hpp"
 #include "actors/ping_id.hpp"
 #include "actors/reservation.hpp"
@@ -115,7 +116,7 @@ struct coordinator_state {
   std::int64_t tick_ns = 0;  ///< due time of the pending tick; 0 = none
   /// Ping uuid -> reservation key, for /ping/<uuid>. Rebuilt from the records
   /// at restore and kept with the registry (create, replicated apply, removal).
-  std::unordered_map<uuid_bits, entry*, uuid_bits_hash> uuids;
+  flat_index<uuid_bits, entry, uuid_bits_hash> uuids;
   /// Normalized app -> entries in `registry` (closing ones included: their slot
   /// is free once the removal is durable). Kept with the registry, so
   /// server.max_reservations_per_app is checked in O(1) and is right after a

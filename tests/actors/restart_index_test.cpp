@@ -113,8 +113,8 @@ class restart_index_test : public actor_fixture {
       out.entries[key] = {e.uuid, e.due_ns, e.counted, e.actor != nullptr};
     for (auto& [app, n] : st.per_app)
       out.per_app[app] = n;
-    for (auto& [bits, e] : st.uuids)
-      out.uuids[{bits.hi, bits.lo}] = *e->key;
+    st.uuids.for_each(
+      [&](const uuid_bits& bits, const auto* e) { out.uuids[{bits.hi, bits.lo}] = *e->key; });
     auto t = ctx->reservation_counts->read(wall_now());
     out.totals = {t.total, t.ok, t.late, t.paused, t.failed, t.running};
     out.next_job_id = ctx->next_job_id.load();
