@@ -104,7 +104,7 @@ void count(coordinator_pointer self, entry& e, std::optional<count_entry> after)
 
 /// Unregisters `i` (its uuid, its app's count, its deadline, its state count).
 void erase_entry(coordinator_pointer self,
-                 std::unordered_map<std::string, coordinator_state::entry>::iterator i) {
+                 stable_map<coordinator_state::entry>::iterator i) {
   auto& st = self->state;
   st.deadlines.erase(&i->second);
   count(self, i->second, std::nullopt);

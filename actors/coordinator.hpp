@@ -15,6 +15,7 @@
 #include "actors/context.hpp"
 #include "actors/deadline_heap.hpp"
 #include "actors/flat_index.hpp"
+#include "actors/stable_map.hpp"
 #include "actors/messages.hpp"
 #include "actors/ping_id.hpp"
 #include "actors/reservation.hpp"
@@ -110,7 +111,7 @@ struct coordinator_state {
     bool parked = false;
   };
   node_context* ctx = nullptr;
-  std::unordered_map<std::string, entry> registry;
+  stable_map<entry> registry;
   /// Every entry with a due_ns, earliest first; one pending tick for its top.
   deadline_heap<entry> deadlines;
   std::int64_t tick_ns = 0;  ///< due time of the pending tick; 0 = none
@@ -121,7 +122,7 @@ struct coordinator_state {
   /// is free once the removal is durable). Kept with the registry, so
   /// server.max_reservations_per_app is checked in O(1) and is right after a
   /// restore or a catch-up; an app whose count drops to zero is erased.
-  std::unordered_map<std::string, std::uint64_t> per_app;
+  stable_map<std::uint64_t> per_app;
   /// Records the batch path changed whose write is not durable yet: an
   /// activation or a read in the meantime starts from these, not the store.
   std::unordered_map<std::string, reservation_record> unwritten;
@@ -138,7 +139,8 @@ struct coordinator_state {
   /// The coordinator takes its reservation actors down with it.
   ~coordinator_state() {
     for (auto& kv : registry)
-      caf::anon_send_exit(kv.second.actor, caf::exit_reason::user_shutdown);
+      if (kv.second.actor)
+        caf::anon_send_exit(kv.second.actor, caf::exit_reason::user_shutdown);
   }
   static inline const char* name = "gotel.coordinator";
 };
